@@ -1,0 +1,55 @@
+"""sb3-hlgauss: classification value losses (HL-Gauss, Two-Hot, C51) for Stable-Baselines3.
+
+Farebrother et al., *Stop Regressing: Training Value Functions via Classification for
+Scalable Deep RL*, ICML 2024 (arXiv:2403.03950).
+"""
+
+import os
+
+from sb3_hlgauss.common.losses import (
+    LOSSES,
+    C51Loss,
+    CategoricalMSELoss,
+    ClassificationLoss,
+    HLGaussLoss,
+    TDTarget,
+    TwoHotLoss,
+    available_losses,
+    get_loss_class,
+    make_loss,
+    register_loss,
+)
+from sb3_hlgauss.common.transforms import (
+    VALUE_TRANSFORMS,
+    IdentityTransform,
+    SymlogTransform,
+    ValueTransform,
+    make_value_transform,
+    register_value_transform,
+)
+from sb3_hlgauss.hlgauss_dqn import HLGaussDQN
+
+version_file = os.path.join(os.path.dirname(__file__), "version.txt")
+with open(version_file) as file_handler:
+    __version__ = file_handler.read().strip()
+
+__all__ = [
+    "LOSSES",
+    "VALUE_TRANSFORMS",
+    "C51Loss",
+    "CategoricalMSELoss",
+    "ClassificationLoss",
+    "HLGaussDQN",
+    "HLGaussLoss",
+    "IdentityTransform",
+    "SymlogTransform",
+    "TDTarget",
+    "TwoHotLoss",
+    "ValueTransform",
+    "available_losses",
+    "get_loss_class",
+    "make_loss",
+    "make_value_transform",
+    "register_loss",
+    "register_value_transform",
+]
