@@ -109,18 +109,27 @@ class ClassificationLoss(nn.Module):
         edges = th.linspace(low, high, num_bins + 1, dtype=th.float64)
         #: Bin width in transformed units.
         self.bin_width = (high - low) / num_bins
+        centers = (edges[:-1] + edges[1:]) / 2
         # Non-persistent: the support is rebuilt from the settings, never read from a checkpoint.
+        # float32 copies for the common case, float64 masters for float64 callers.
         self.register_buffer("edges", edges.float(), persistent=False)
-        self.register_buffer("centers", ((edges[:-1] + edges[1:]) / 2).float(), persistent=False)
+        self.register_buffer("centers", centers.float(), persistent=False)
+        self.register_buffer("_edges64", edges, persistent=False)
+        self.register_buffer("_centers64", centers, persistent=False)
 
     # ------------------------------------------------------------------ support
     @property
     def target_range(self) -> tuple[float, float]:
         """Interval (transformed units) that targets are clipped to: the outer bin edges."""
-        return float(self.edges[0]), float(self.edges[-1])
+        return float(self._edges64[0]), float(self._edges64[-1])
 
-    def _support(self, dtype: th.dtype) -> th.Tensor:
-        return self.centers.to(dtype)
+    def bin_centers(self, dtype: th.dtype = th.float32) -> th.Tensor:
+        """Bin centres in ``dtype`` (transformed units)."""
+        return self.centers if dtype == th.float32 else self._centers64.to(dtype)
+
+    def bin_edges(self, dtype: th.dtype = th.float32) -> th.Tensor:
+        """Bin edges in ``dtype`` (transformed units)."""
+        return self.edges if dtype == th.float32 else self._edges64.to(dtype)
 
     # ---------------------------------------------------------- logits -> value
     def to_value(self, logits: th.Tensor) -> th.Tensor:
@@ -130,7 +139,7 @@ class ClassificationLoss(nn.Module):
         :return: Values of shape ``batch``, in value units.
         """
         logits = _as_float(logits)
-        expected = (th.softmax(logits, dim=-1) * self._support(logits.dtype)).sum(dim=-1)
+        expected = (th.softmax(logits, dim=-1) * self.bin_centers(logits.dtype)).sum(dim=-1)
         return self.value_transform.inverse(expected)
 
     # -------------------------------------------------------- scalar -> probs
@@ -301,7 +310,7 @@ class HLGaussLoss(ClassificationLoss):
         self.sigma = self.sigma_ratio * self.bin_width
 
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
-        edges = self.edges.to(transformed.dtype)
+        edges = self.bin_edges(transformed.dtype)
         cdf = th.special.erf((edges - transformed.unsqueeze(-1)) / (math.sqrt(2.0) * self.sigma))
         # The (1 + erf) / 2 of Phi cancels in the ratio; clipping keeps the normaliser >= erf(0) = 0.
         return (cdf[..., 1:] - cdf[..., :-1]) / (cdf[..., -1:] - cdf[..., :1])
@@ -329,10 +338,10 @@ class TwoHotLoss(ClassificationLoss):
 
     @property
     def target_range(self) -> tuple[float, float]:
-        return float(self.centers[0]), float(self.centers[-1])
+        return float(self._centers64[0]), float(self._centers64[-1])
 
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
-        return _triangle_weights(transformed, self._support(transformed.dtype), self.bin_width)
+        return _triangle_weights(transformed, self.bin_centers(transformed.dtype), self.bin_width)
 
 
 @register_loss("c51")
@@ -362,7 +371,7 @@ class C51Loss(TwoHotLoss):
             discounts = discounts.reshape(batch_shape).to(next_logits.dtype)
         expected = self.target(rewards + discounts * self.to_value(next_logits))
 
-        atoms = self._support(next_logits.dtype)
+        atoms = self.bin_centers(next_logits.dtype)
         low, high = self.target_range
         if isinstance(discounts, th.Tensor):
             discounts = discounts.unsqueeze(-1)
@@ -385,6 +394,6 @@ class CategoricalMSELoss(TwoHotLoss):
         if not isinstance(target, TDTarget):
             target = self.target(target)
         logits = _as_float(logits)
-        expected = (th.softmax(logits, dim=-1) * self._support(logits.dtype)).sum(dim=-1)
+        expected = (th.softmax(logits, dim=-1) * self.bin_centers(logits.dtype)).sum(dim=-1)
         return 0.5 * F.mse_loss(expected, target.scalar.to(expected.dtype))
 
