@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Train, enjoy, continue training and tune an HL-Gauss DQN agent through RL Zoo.
+#
+#   bash examples/zoo_workflow.sh                                    # real run: 50k steps, 20 trials
+#   TIMESTEPS=600 N_TRIALS=2 LOG_DIR=/tmp/zoo bash examples/zoo_workflow.sh   # smoke test
+#
+# Knobs (environment variables): TIMESTEPS (per training run and per trial), N_TRIALS (per study),
+# ENV_ID (default CartPole-v1, which has an entry in zoo_configs/hlgauss_dqn.yml), ALGO, LOG_DIR.
+# `python -m sb3_hlgauss.zoo` is RL Zoo's `train`/`enjoy` with hlgauss_dqn, hlgauss_sac and hlgauss_td3
+# registered and our zoo_configs/<algo>.yml as the default --conf-file; every rl_zoo3 flag works.
+set -euo pipefail
+
+TIMESTEPS=${TIMESTEPS:-50000}
+N_TRIALS=${N_TRIALS:-20}
+ENV_ID=${ENV_ID:-CartPole-v1}
+ALGO=${ALGO:-hlgauss_dqn}
+LOG_DIR=${LOG_DIR:-logs/zoo_workflow}
+PYTHON=${PYTHON:-python}
+ZOO=("$PYTHON" -m sb3_hlgauss.zoo)
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+if ! "$PYTHON" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('sb3_hlgauss.zoo.__main__') is None)" 2>/dev/null; then
+  echo "skipped: sb3_hlgauss.zoo is not available (install the zoo extra: pip install 'sb3-hlgauss[zoo]')"
+  exit 0
+fi
+mkdir -p "$LOG_DIR"
+LOG_DIR=$(cd "$LOG_DIR" && pwd)
+set -x
+
+# 1. Train with the hyperparameters of zoo_configs/$ALGO.yml (-n overrides n_timesteps).
+"${ZOO[@]}" train --algo "$ALGO" --env "$ENV_ID" -n "$TIMESTEPS" --seed 0 -f "$LOG_DIR" \
+  --eval-freq "$TIMESTEPS" --eval-episodes 5
+
+# 2. Enjoy: replay the latest experiment (--exp-id 0) without rendering.
+"${ZOO[@]}" enjoy --algo "$ALGO" --env "$ENV_ID" -f "$LOG_DIR" --exp-id 0 --no-render -n 500
+
+# 3. Continue training from the saved agent (--trained-agent / -i).
+LAST_RUN=$(ls -d "$LOG_DIR/$ALGO/${ENV_ID}"_* | sort -V | tail -n 1)
+"${ZOO[@]}" train --algo "$ALGO" --env "$ENV_ID" -n "$TIMESTEPS" --seed 1 -f "$LOG_DIR" \
+  --trained-agent "$LAST_RUN/${ENV_ID}.zip"
+
+# 4. Tune with Optuna (TPE sampler, median pruner), trials stored in an SQLite database.
+STORAGE="sqlite:///$LOG_DIR/optuna.db"
+"${ZOO[@]}" train --algo "$ALGO" --env "$ENV_ID" -n "$TIMESTEPS" -f "$LOG_DIR/tune" -optimize \
+  --n-trials "$N_TRIALS" --n-jobs 1 --sampler tpe --pruner median --n-evaluations 2 --eval-episodes 5 \
+  --storage "$STORAGE" --study-name "${ALGO}_${ENV_ID}" --seed 0 --no-optim-plots
+
+# 5. Two workers on one study: same --storage and --study-name, two processes. Creating the study
+#    first avoids the two workers racing to create it. --max-total-trials caps the study, not each worker.
+STUDY="${ALGO}_${ENV_ID}_2workers"
+optuna create-study --storage "$STORAGE" --study-name "$STUDY" --direction maximize --skip-if-exists
+for worker in 1 2; do
+  "${ZOO[@]}" train --algo "$ALGO" --env "$ENV_ID" -n "$TIMESTEPS" -f "$LOG_DIR/tune_worker$worker" -optimize \
+    --n-trials "$N_TRIALS" --max-total-trials "$N_TRIALS" --n-jobs 1 --sampler tpe --pruner median \
+    --n-evaluations 2 --eval-episodes 5 --storage "$STORAGE" --study-name "$STUDY" --seed "$worker" \
+    --no-optim-plots > "$LOG_DIR/worker$worker.log" 2>&1 &
+done
+wait  # `set -e` does not see background failures: check both logs below
+set +x
+
+# 6. Read the shared study back: both workers' trials are in it.
+"$PYTHON" - "$LOG_DIR/optuna.db" "$STUDY" <<'PY'
+import sys
+
+import optuna
+
+storage, study_name = f"sqlite:///{sys.argv[1]}", sys.argv[2]
+study = optuna.load_study(storage=storage, study_name=study_name)
+states = [trial.state.name for trial in study.trials]
+print(f"study {study_name!r}: {len(study.trials)} trials, states {sorted(set(states))}")
+completed = [trial for trial in study.trials if trial.value is not None]
+if not completed:
+    sys.exit("no trial finished: see the worker logs")
+best = max(completed, key=lambda trial: trial.value)
+print(f"best trial #{best.number}: mean eval return {best.value}")
+for key, value in best.params.items():
+    print(f"    {key}: {value}")
+PY
+echo "logs, models and studies in $LOG_DIR"
