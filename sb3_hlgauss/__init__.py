@@ -28,6 +28,8 @@ from sb3_hlgauss.common.transforms import (
     register_value_transform,
 )
 from sb3_hlgauss.hlgauss_dqn import HLGaussDQN
+from sb3_hlgauss.hlgauss_sac import HLGaussSAC
+from sb3_hlgauss.hlgauss_td3 import HLGaussTD3
 
 version_file = os.path.join(os.path.dirname(__file__), "version.txt")
 with open(version_file) as file_handler:
@@ -41,6 +43,8 @@ __all__ = [
     "ClassificationLoss",
     "HLGaussDQN",
     "HLGaussLoss",
+    "HLGaussSAC",
+    "HLGaussTD3",
     "IdentityTransform",
     "SymlogTransform",
     "TDTarget",

@@ -11,7 +11,7 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.type_aliases import GymEnv
 
-from sb3_hlgauss.common.losses import ClassificationLoss, TDTarget, get_loss_class
+from sb3_hlgauss.common.losses import ClassificationLoss, get_loss_class
 
 #: Default support: wide enough for the returns of most Gymnasium tasks without tuning.
 #: The symlog transform keeps the resolution fine near zero (see the README's "Choosing the support").
@@ -120,19 +120,13 @@ class ClassificationCriticMixin:
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "value_loss"]  # type: ignore[misc]
 
-    def _check_finite_loss(self, loss_value: float, target: TDTarget) -> None:
-        """Stop before a non-finite loss reaches the weights, saying where it came from."""
-        if math.isfinite(loss_value):
-            return
-        if not bool(th.isfinite(target.scalar).all()):
+    def _check_finite_loss(self, loss_value: float) -> None:
+        """Stop before a non-finite loss reaches the weights (non-finite targets are caught by the loss)."""
+        if not math.isfinite(loss_value):
             raise ValueError(
-                f"{type(self).__name__}: non-finite TD targets (NaN or inf) at update {self._n_updates}: "  # type: ignore[attr-defined]
-                "the rewards contain NaN/inf or the critic has diverged."
+                f"{type(self).__name__}: non-finite loss ({loss_value}) at update {self._n_updates}: "  # type: ignore[attr-defined]
+                "the critic's outputs are NaN/inf (try a lower learning rate or gradient clipping)."
             )
-        raise ValueError(
-            f"{type(self).__name__}: non-finite loss ({loss_value}) at update {self._n_updates}: "  # type: ignore[attr-defined]
-            "the critic's outputs are NaN/inf (try a lower learning rate or gradient clipping)."
-        )
 
     def _record_critic_stats(self, losses: list[float], q_means: list[th.Tensor], clipped: list[th.Tensor]) -> None:
         """Log the critic loss, the mean Q-value and how many targets were clipped to the support."""

@@ -193,7 +193,7 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
             # Cross-entropy against the target probabilities
             loss = self.value_loss(logits, target)
             losses.append(loss.item())
-            self._check_finite_loss(losses[-1], target)
+            self._check_finite_loss(losses[-1])
             q_means.append(self.value_loss.to_value(logits.detach()).mean())
             clipped.append(target.clipped)
 

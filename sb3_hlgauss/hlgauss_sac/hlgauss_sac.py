@@ -1,0 +1,310 @@
+"""Soft Actor-Critic with a classification critic (HL-Gauss, Two-Hot, C51, ...)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.noise import ActionNoise
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
+from stable_baselines3.common.utils import polyak_update
+from stable_baselines3.sac import SAC
+
+from sb3_hlgauss.common.base_class import (
+    DEFAULT_LOSS,
+    DEFAULT_NUM_BINS,
+    DEFAULT_V_MAX,
+    DEFAULT_V_MIN,
+    DEFAULT_VALUE_TRANSFORM,
+    ClassificationCriticMixin,
+    check_action_space,
+)
+from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic
+from sb3_hlgauss.common.losses import TDTarget
+from sb3_hlgauss.hlgauss_sac.policies import CnnPolicy, HLGaussSACPolicy, MlpPolicy, MultiInputPolicy
+
+SelfHLGaussSAC = TypeVar("SelfHLGaussSAC", bound="HLGaussSAC")
+
+
+class HLGaussSAC(ClassificationCriticMixin, SAC):
+    """
+    Soft Actor-Critic whose critics are trained by classification.
+
+    Paper: *Stop Regressing: Training Value Functions via Classification for Scalable Deep RL*,
+    Farebrother et al., ICML 2024, https://arxiv.org/abs/2403.03950 (here applied to SAC,
+    Haarnoja et al., 2018, https://arxiv.org/abs/1801.01290).
+
+    Each of the ``n_critics`` critic heads outputs ``num_bins`` logits for ``(s, a)``; its Q-value is
+    their expectation over the bin centres. The soft TD target
+
+    ``y = r + gamma (1 - done) (min_j Q_target_j(s', a') - alpha log pi(a'|s')),  a' ~ pi(.|s')``
+
+    is turned into target probabilities by the selected loss (HL-Gauss by default) and every head is
+    trained with the cross-entropy against them (the critic loss is the sum over heads). The actor and
+    the entropy coefficient are trained exactly as in SAC, on the expected Q-values (min over heads).
+
+    The bootstrap distribution is that of the target head with the lowest expected Q-value at
+    ``(s', a')``, and the entropy bonus is folded into the reward (``r - gamma (1 - done) alpha log pi``),
+    so that every loss gets the same target: a scalar-target loss (HL-Gauss, Two-Hot) sees exactly ``y``
+    above, and ``loss="c51"`` projects that head's whole distribution, shifted by the soft reward
+    (a soft distributional Bellman target).
+
+    Everything else is SB3's :class:`~stable_baselines3.SAC`: replace ``SAC`` with ``HLGaussSAC``.
+    The default support (symlog transform, ``[-1e4, 1e4]``, 101 bins) needs no tuning for returns up
+    to the ten thousands; see ``docs/sac.md`` for choosing a support.
+
+    :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
+    :param env: The environment to learn from (if registered in Gym, can be str)
+    :param loss: Name of the value loss: ``"hl_gauss"`` (default), ``"two_hot"``, ``"c51"``,
+        ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss`
+    :param num_bins: Number of bins of the support
+    :param v_min: Lowest value the support represents, in return units
+    :param v_max: Highest value the support represents, in return units
+    :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
+        bin width (``None``: the loss's default, 0.75 as in the paper)
+    :param value_transform: ``"symlog"`` (default) or ``"identity"``: transform applied to targets
+        before binning; the bins are uniform in transformed units
+    :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in value units)
+    :param learning_rate: learning rate for adam optimizer,
+        the same learning rate will be used for all networks (Q-Values, Actor and Value function)
+        it can be a function of the current progress remaining (from 1 to 0)
+    :param buffer_size: size of the replay buffer
+    :param learning_starts: how many steps of the model to collect transitions for before learning starts
+    :param batch_size: Minibatch size for each gradient update
+    :param tau: the soft update coefficient ("Polyak update", between 0 and 1)
+    :param gamma: the discount factor
+    :param train_freq: Update the model every ``train_freq`` steps. Alternatively pass a tuple of frequency
+        and unit like ``(5, "step")`` or ``(2, "episode")``.
+    :param gradient_steps: How many gradient steps to do after each rollout (-1: as many as env steps)
+    :param action_noise: the action noise type (None by default), this can help
+        for hard exploration problem. Cf common.noise for the different action noise type.
+    :param replay_buffer_class: Replay buffer class to use (for instance ``HerReplayBuffer``).
+    :param replay_buffer_kwargs: Keyword arguments to pass to the replay buffer on creation.
+    :param optimize_memory_usage: Enable a memory efficient variant of the replay buffer
+    :param n_steps: When n_step > 1, uses n-step return (with the NStepReplayBuffer)
+    :param ent_coef: Entropy regularization coefficient (``"auto"`` to learn it, ``"auto_0.1"`` to start at 0.1)
+    :param target_update_interval: update the target network every ``target_network_update_freq`` gradient steps.
+    :param target_entropy: target entropy when learning ``ent_coef`` (``"auto"``: ``-dim(A)``)
+    :param use_sde: Whether to use generalized State Dependent Exploration (gSDE)
+    :param sde_sample_freq: Sample a new noise matrix every n steps when using gSDE (-1: once per rollout)
+    :param use_sde_at_warmup: Whether to use gSDE instead of uniform sampling during the warm up phase
+    :param stats_window_size: Window size for the rollout logging
+    :param tensorboard_log: the log location for tensorboard (if None, no logging)
+    :param policy_kwargs: additional arguments to be passed to the policy on creation
+    :param verbose: Verbosity level: 0 for no output, 1 for info messages, 2 for debug messages
+    :param seed: Seed for the pseudo random generators
+    :param device: Device (cpu, cuda, ...) on which the code should be run.
+    :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": MlpPolicy,
+        "CnnPolicy": CnnPolicy,
+        "MultiInputPolicy": MultiInputPolicy,
+    }
+    policy: HLGaussSACPolicy
+    critic: CategoricalContinuousCritic
+    critic_target: CategoricalContinuousCritic
+
+    def __init__(
+        self,
+        policy: str | type[HLGaussSACPolicy],
+        env: GymEnv | str,
+        loss: str = DEFAULT_LOSS,
+        num_bins: int = DEFAULT_NUM_BINS,
+        v_min: float = DEFAULT_V_MIN,
+        v_max: float = DEFAULT_V_MAX,
+        sigma_ratio: float | None = None,
+        value_transform: str = DEFAULT_VALUE_TRANSFORM,
+        loss_kwargs: dict[str, Any] | None = None,
+        learning_rate: float | Schedule = 3e-4,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 100,
+        batch_size: int = 256,
+        tau: float = 0.005,
+        gamma: float = 0.99,
+        train_freq: int | tuple[int, str] = 1,
+        gradient_steps: int = 1,
+        action_noise: ActionNoise | None = None,
+        replay_buffer_class: type[ReplayBuffer] | None = None,
+        replay_buffer_kwargs: dict[str, Any] | None = None,
+        optimize_memory_usage: bool = False,
+        n_steps: int = 1,
+        ent_coef: str | float = "auto",
+        target_update_interval: int = 1,
+        target_entropy: str | float = "auto",
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
+        use_sde_at_warmup: bool = False,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        env = check_action_space(env, (spaces.Box,), type(self).__name__, "For discrete actions use HLGaussDQN.", verbose)
+        super().__init__(
+            policy,
+            env,
+            learning_rate=learning_rate,
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            batch_size=batch_size,
+            tau=tau,
+            gamma=gamma,
+            train_freq=train_freq,
+            gradient_steps=gradient_steps,
+            action_noise=action_noise,
+            replay_buffer_class=replay_buffer_class,
+            replay_buffer_kwargs=replay_buffer_kwargs,
+            optimize_memory_usage=optimize_memory_usage,
+            n_steps=n_steps,
+            ent_coef=ent_coef,
+            target_update_interval=target_update_interval,
+            target_entropy=target_entropy,
+            use_sde=use_sde,
+            sde_sample_freq=sde_sample_freq,
+            use_sde_at_warmup=use_sde_at_warmup,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            seed=seed,
+            device=device,
+            _init_setup_model=False,
+        )
+        self._set_value_loss_settings(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs)
+        if _init_setup_model:
+            self._setup_model()
+
+    def _critic_loss(
+        self, replay_data: ReplayBufferSamples, ent_coef: th.Tensor
+    ) -> tuple[th.Tensor, TDTarget, tuple[th.Tensor, ...]]:
+        """Cross-entropy of every critic head against the soft TD target.
+
+        :return: The critic loss (sum over heads of the mean cross-entropy), the target and the
+            logits of every head for the replayed ``(s, a)``.
+        """
+        # For n-step replay, discount factor is gamma**n_steps (when no early termination)
+        discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
+        discounts = (1 - replay_data.dones) * discounts
+        with th.no_grad():
+            # Select action according to policy
+            next_actions, next_log_prob = self.actor.action_log_prob(replay_data.next_observations)
+            # Bootstrap distribution: the target head with the lowest expected Q, min_j Q_target_j(s', a')
+            next_logits = self.critic_target.pessimistic_logits(replay_data.next_observations, next_actions)
+            # Entropy bonus folded into the reward, so that
+            # y = r + gamma (1 - done) (min_j Q_target_j(s', a') - alpha log pi(a'|s'))
+            soft_rewards = replay_data.rewards - discounts * ent_coef * next_log_prob.reshape(-1, 1)
+            # ... as target probabilities over the bins
+            target = self.value_loss.td_target(soft_rewards, discounts, next_logits)
+
+        # Logits of every critic head for the replayed actions, each trained with cross-entropy
+        logits = self.critic(replay_data.observations, replay_data.actions)
+        critic_loss = sum(self.value_loss(head_logits, target) for head_logits in logits)
+        assert isinstance(critic_loss, th.Tensor)
+        return critic_loss, target, logits
+
+    def train(self, gradient_steps: int, batch_size: int = 64) -> None:
+        # Switch to train mode (this affects batch norm / dropout)
+        self.policy.set_training_mode(True)
+        # Update optimizers learning rate
+        optimizers = [self.actor.optimizer, self.critic.optimizer]
+        if self.ent_coef_optimizer is not None:
+            optimizers += [self.ent_coef_optimizer]
+        self._update_learning_rate(optimizers)
+
+        ent_coef_losses, ent_coefs = [], []
+        actor_losses, critic_losses = [], []
+        q_means, clipped = [], []
+
+        for gradient_step in range(gradient_steps):
+            # Sample replay buffer
+            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
+
+            # We need to sample because `log_std` may have changed between two gradient steps
+            if self.use_sde:
+                self.actor.reset_noise()
+
+            # Action by the current actor for the sampled state
+            actions_pi, log_prob = self.actor.action_log_prob(replay_data.observations)
+            log_prob = log_prob.reshape(-1, 1)
+
+            # Entropy coefficient (alpha), as in SAC
+            ent_coef_loss = None
+            if self.ent_coef_optimizer is not None and self.log_ent_coef is not None:
+                # Detached so that only the entropy loss changes it
+                ent_coef = th.exp(self.log_ent_coef.detach())
+                assert isinstance(self.target_entropy, float)
+                ent_coef_loss = -(self.log_ent_coef * (log_prob + self.target_entropy).detach()).mean()
+                ent_coef_losses.append(ent_coef_loss.item())
+            else:
+                ent_coef = self.ent_coef_tensor
+            ent_coefs.append(ent_coef.item())
+
+            if ent_coef_loss is not None and self.ent_coef_optimizer is not None:
+                self.ent_coef_optimizer.zero_grad()
+                ent_coef_loss.backward()
+                self.ent_coef_optimizer.step()
+
+            # Critic: cross-entropy of every head against the target probabilities of y
+            critic_loss, target, logits = self._critic_loss(replay_data, ent_coef)
+            critic_losses.append(critic_loss.item())
+            self._check_finite_loss(critic_losses[-1])
+            q_means.append(self.value_loss.to_value(th.stack(logits, dim=1).detach()).mean())
+            clipped.append(target.clipped)
+
+            # Optimize the critic
+            self.critic.optimizer.zero_grad()
+            critic_loss.backward()
+            self.critic.optimizer.step()
+
+            # Actor: maximise the expected Q-value (min over heads) plus the entropy bonus, as in SAC
+            min_qf_pi = self.critic.q_values(replay_data.observations, actions_pi).min(dim=1, keepdim=True).values
+            actor_loss = (ent_coef * log_prob - min_qf_pi).mean()
+            actor_losses.append(actor_loss.item())
+
+            # Optimize the actor
+            self.actor.optimizer.zero_grad()
+            actor_loss.backward()
+            self.actor.optimizer.step()
+
+            # Update target networks
+            if gradient_step % self.target_update_interval == 0:
+                polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
+                # Copy running stats, see GH issue #996
+                polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
+
+        self._n_updates += gradient_steps
+
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/ent_coef", np.mean(ent_coefs))
+        self.logger.record("train/actor_loss", np.mean(actor_losses))
+        self.logger.record("train/critic_loss", np.mean(critic_losses))
+        if len(ent_coef_losses) > 0:
+            self.logger.record("train/ent_coef_loss", np.mean(ent_coef_losses))
+        self._record_critic_stats(critic_losses, q_means, clipped)
+
+    def learn(
+        self: SelfHLGaussSAC,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 4,
+        tb_log_name: str = "HLGaussSAC",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfHLGaussSAC:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )

@@ -1,0 +1,150 @@
+"""``python -m sb3_hlgauss.zoo COMMAND [zoo flags]`` (console script ``sb3-hlgauss-zoo``).
+
+Commands are the zoo's (``train``, ``enjoy``, ``plot_train``, ``plot_from_file``, ``all_plots``),
+run by the zoo's unchanged ``rl_zoo3.cli`` after :func:`sb3_hlgauss.zoo.register_zoo`, and accept
+every flag of the zoo's scripts. What this entry point adds:
+
+* ``--algo`` defaults to ``hlgauss_dqn`` (the zoo's default is ``ppo``); ``train`` with no flags at all
+  runs ``--algo hlgauss_dqn --env CartPole-v1``.
+* For our algorithms, ``--conf-file`` defaults to our ``zoo_configs/<algo>.yml``;
+  ``--conf-file sb3_hlgauss`` selects our file for any algorithm we ship one for, e.g. the
+  baselines ``dqn``, ``sac``, ``td3`` with the same settings as the HL-Gauss runs.
+* ``enjoy`` of our algorithms acts greedily (``--deterministic``) unless ``--stochastic`` is given,
+  as the zoo does for its own off-policy algorithms.
+* ``plot_train --save FILE.png`` writes the figure instead of showing it.
+* An invalid hyperparameter file fails with one line (exit status 2), not a stack trace.
+* ``config-path [ALGO]`` prints where our hyperparameter files are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sb3_hlgauss.zoo import BASELINE_ALGOS, OUR_ALGOS, config_dir, config_path
+
+ZOO_COMMANDS = ("train", "enjoy", "plot_train", "plot_from_file", "all_plots")
+DEFAULT_ALGO = "hlgauss_dqn"
+DEFAULT_TRAIN_ARGS = ("--algo", DEFAULT_ALGO, "--env", "CartPole-v1")
+#: ``--conf-file`` values that select our file for the chosen algorithm.
+OUR_CONF_ALIASES = ("sb3_hlgauss", "sb3-hlgauss")
+
+USAGE = f"""usage: python -m sb3_hlgauss.zoo {{{",".join(ZOO_COMMANDS)},config-path}} [zoo flags]
+
+Registers the sb3-hlgauss algorithms ({", ".join(OUR_ALGOS)}) with RL Zoo and runs the zoo's command.
+Our algorithms use sb3_hlgauss's zoo_configs/<algo>.yml unless --conf-file is given;
+--conf-file sb3_hlgauss selects our baseline file for {", ".join(BASELINE_ALGOS)}.
+`python -m sb3_hlgauss.zoo train` alone trains hlgauss_dqn on CartPole-v1. See docs/zoo.md.
+"""
+
+
+def _pre_parse(args: Sequence[str]) -> argparse.Namespace:
+    """Read the few flags we act on, with the zoo's spelling (unknown flags are left to the zoo)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--algo")
+    parser.add_argument("-conf", "--conf-file")
+    parser.add_argument("--deterministic", action="store_true")
+    parser.add_argument("--stochastic", action="store_true")
+    parser.add_argument("-h", "--help", action="store_true")
+    namespace, _ = parser.parse_known_args(list(args))
+    return namespace
+
+
+def _replace_conf(args: list[str], value: str) -> list[str]:
+    out = []
+    skip = False
+    for arg in args:
+        if skip:
+            out.append(value)
+            skip = False
+        elif arg in ("-conf", "--conf-file"):
+            out.append(arg)
+            skip = True
+        elif arg.startswith("--conf-file=") or arg.startswith("-conf="):
+            out.append(f"{arg.split('=', 1)[0]}={value}")
+        else:
+            out.append(arg)
+    return out
+
+
+def prepare_args(command: str, args: Sequence[str]) -> list[str]:
+    """The zoo arguments for ``command``: our defaults added where the user gave none."""
+    args = list(args)
+    if command == "train" and not args:
+        args = list(DEFAULT_TRAIN_ARGS)
+    if command not in ("train", "enjoy"):
+        return args
+    known = _pre_parse(args)
+    if known.help:
+        return args
+    algo = known.algo
+    if algo is None:
+        algo = DEFAULT_ALGO
+        args = ["--algo", algo, *args]
+    if command == "train":
+        if known.conf_file is None and algo in OUR_ALGOS:
+            args += ["--conf-file", str(config_path(algo))]
+        elif known.conf_file in OUR_CONF_ALIASES:
+            args = _replace_conf(args, str(config_path(algo)))
+    elif command == "enjoy" and algo in OUR_ALGOS and not (known.deterministic or known.stochastic):
+        args.append("--deterministic")
+    return args
+
+
+def _plot_train_saving(args: list[str]) -> list[str]:
+    """Handle ``--save FILE`` for ``plot_train`` (the zoo's script only shows the figure)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--save")
+    known, rest = parser.parse_known_args(args)
+    if known.save:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        def save(*_args: object, **_kwargs: object) -> None:
+            plt.savefig(known.save, bbox_inches="tight")
+            print(f"Saved {known.save}")
+
+        plt.show = save  # type: ignore[assignment]
+    return rest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    command, args = argv[0], argv[1:]
+    if command == "config-path":
+        print(config_path(args[0]) if args else config_dir())
+        return 0
+    if command not in ZOO_COMMANDS:
+        print(f"{USAGE}\nerror: unknown command {command!r}", file=sys.stderr)
+        return 2
+
+    from rl_zoo3 import cli
+
+    from sb3_hlgauss.zoo import register_zoo
+    from sb3_hlgauss.zoo.exp_manager import ZooConfigError
+
+    register_zoo()
+    try:
+        args = prepare_args(command, args)
+    except FileNotFoundError as error:
+        print(f"sb3_hlgauss.zoo: error: {error}", file=sys.stderr)
+        return 2
+    if command == "plot_train":
+        args = _plot_train_saving(args)
+    sys.argv = [sys.argv[0], command, *args]
+    try:
+        cli.main()
+    except ZooConfigError as error:
+        print(f"sb3_hlgauss.zoo: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

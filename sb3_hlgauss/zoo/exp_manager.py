@@ -1,0 +1,169 @@
+"""A thin subclass of the zoo's ``ExperimentManager``: validation, sampler context, two fixes.
+
+It changes no behaviour of the zoo beyond:
+
+* **Validation.** After the zoo has read a hyperparameter file, the settings of our algorithms are
+  checked (unknown loss, bad ``num_bins``/``v_min``/``v_max``/``sigma_ratio``/``value_transform``,
+  misspelt hyperparameter names) and a :class:`ZooConfigError` naming the file and the environment is
+  raised, which ``python -m sb3_hlgauss.zoo`` prints as one line (exit status 2) instead of a stack trace.
+* **Sampler context.** While a trial runs, our samplers see the file's hyperparameters, so that they
+  merge ``policy_kwargs`` and scale the file's value range (see :mod:`sb3_hlgauss.zoo.samplers`).
+* **Diverging trials.** The zoo already prunes a trial whose training raises ``ValueError`` or
+  ``AssertionError`` (our algorithms raise ``ValueError`` on a non-finite loss); a ``FloatingPointError``
+  or a ``RuntimeError`` about NaN/inf is pruned too, so that the study goes on.
+* **Stored trials.** ``--trial-id 0`` loads trial 0 (the zoo tests ``if self.trial_id:`` and falls back
+  to the best trial), and a stored trial's ``policy_kwargs`` merge with the file's.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections import OrderedDict
+from typing import Any
+
+import optuna
+from rl_zoo3.exp_manager import ExperimentManager
+from rl_zoo3.utils import ALGOS
+
+from sb3_hlgauss.common.losses import get_loss_class, make_loss
+from sb3_hlgauss.zoo.samplers import reset_base_hyperparams, resolve_sampled, set_base_hyperparams
+
+#: Keys of a hyperparameter file that the zoo consumes itself (never passed to the constructor).
+ZOO_KEYS = frozenset(
+    {
+        "n_timesteps",
+        "n_envs",
+        "normalize",
+        "env_wrapper",
+        "vec_env_wrapper",
+        "frame_stack",
+        "callback",
+        "monitor_kwargs",
+        "env_kwargs",
+        "noise_type",
+        "noise_std",
+        "policy",
+    }
+)
+LOSS_SETTINGS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform", "loss_kwargs")
+
+
+class ZooConfigError(ValueError):
+    """A hyperparameter file (or ``-params`` override) holds invalid settings."""
+
+
+class _TrialNumber(int):
+    """An ``int`` that is true even when 0 (the zoo tests ``if self.trial_id:``)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def is_classification_algo(algo_class: type) -> bool:
+    from sb3_hlgauss.common.base_class import ClassificationCriticMixin
+
+    return isinstance(algo_class, type) and issubclass(algo_class, ClassificationCriticMixin)
+
+
+def validate_hyperparams(algo: str, algo_class: type, hyperparams: dict[str, Any], where: str) -> None:
+    """Check the loss settings and the hyperparameter names of one of our algorithms.
+
+    :raises ZooConfigError: with the loss's own message, prefixed by ``where``.
+    """
+    signature = inspect.signature(algo_class.__init__).parameters
+    accepted = set(signature) - {"self", "env"}
+    unknown = sorted(key for key in hyperparams if key not in accepted and key not in ZOO_KEYS)
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, sorted(accepted | ZOO_KEYS), n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ZooConfigError(f"{where}: unknown hyperparameter(s) for {algo}: {', '.join(hints)}")
+
+    def setting(name: str) -> Any:
+        if name in hyperparams:
+            return hyperparams[name]
+        return signature[name].default if name in signature else None
+
+    loss = setting("loss")
+    loss_kwargs = setting("loss_kwargs") or {}
+    if not isinstance(loss_kwargs, dict):
+        raise ZooConfigError(f"{where}: loss_kwargs must be a mapping, got {loss_kwargs!r}")
+    kwargs = {name: setting(name) for name in ("num_bins", "v_min", "v_max", "sigma_ratio", "value_transform")}
+    kwargs.update(loss_kwargs)
+    try:
+        get_loss_class(loss)
+        make_loss(loss, **{key: value for key, value in kwargs.items() if value is not None})
+    except (ValueError, TypeError) as error:
+        raise ZooConfigError(f"{where}: {error}") from None
+
+
+class HLGaussExperimentManager(ExperimentManager):
+    """The zoo's :class:`~rl_zoo3.exp_manager.ExperimentManager` plus validation of our settings.
+
+    Installed as ``rl_zoo3.train.ExperimentManager`` by :func:`sb3_hlgauss.zoo.register_zoo`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.trial_id is not None and int(self.trial_id) == 0:
+            self.trial_id = _TrialNumber(0)
+        self._deferred_trial_params: dict[str, Any] = {}
+
+    @property
+    def _algo_class(self) -> type | None:
+        return ALGOS.get(self.algo)
+
+    def load_trial(self, storage: str, study_name: str, trial_id: int | None = None, convert: bool = True) -> dict[str, Any]:
+        params = super().load_trial(storage, study_name, trial_id=trial_id, convert=convert)
+        if convert:
+            # Resolved against the file's values in read_hyperparameters (the zoo would replace them).
+            self._deferred_trial_params = {
+                key: params.pop(key) for key in ("policy_kwargs", "v_range_scale", "loss") if key in params
+            }
+        return params
+
+    def read_hyperparameters(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        self._deferred_trial_params = {}
+        try:
+            hyperparams, saved_hyperparams = super().read_hyperparameters()
+        except ValueError as error:
+            if "Hyperparameters not found" in str(error):
+                raise ZooConfigError(
+                    f"{error}. Pass a file with --conf-file, or add an entry for {self.env_name.gym_id} "
+                    "(or 'default') to it."
+                ) from None
+            raise
+        if self._deferred_trial_params:
+            resolved = resolve_sampled(hyperparams, self._deferred_trial_params, self._algo_class)
+            custom = self.custom_hyperparams or {}
+            for key, value in resolved.items():
+                if key not in custom:
+                    hyperparams[key] = value
+            saved_hyperparams = OrderedDict((key, hyperparams[key]) for key in sorted(hyperparams))
+            self._deferred_trial_params = {}
+        algo_class = self._algo_class
+        if algo_class is not None and is_classification_algo(algo_class):
+            validate_hyperparams(
+                self.algo, algo_class, hyperparams, f"{self.config} [{self.env_name.gym_id}] with -params overrides"
+                if self.custom_hyperparams
+                else f"{self.config} [{self.env_name.gym_id}]",
+            )
+        return hyperparams, saved_hyperparams
+
+    def objective(self, trial: optuna.Trial) -> float:
+        token = set_base_hyperparams(self._algo_class, self._hyperparams)
+        try:
+            return super().objective(trial)
+        except FloatingPointError as error:
+            print(f"Trial {trial.number} pruned: {error}")
+            raise optuna.exceptions.TrialPruned(str(error)) from error
+        except RuntimeError as error:
+            message = str(error).lower()
+            if "nan" in message or "inf" in message:
+                print(f"Trial {trial.number} pruned: {error}")
+                raise optuna.exceptions.TrialPruned(str(error)) from error
+            raise
+        finally:
+            reset_base_hyperparams(token)

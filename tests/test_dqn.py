@@ -1,0 +1,309 @@
+"""HLGaussDQN: runs, learning, round trips, logging and errors (in the style of sb3-contrib's tests)."""
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import pytest
+import torch as th
+from stable_baselines3 import DQN
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import configure
+
+from sb3_hlgauss import LOSSES, ClassificationLoss, HLGaussDQN, register_loss
+from sb3_hlgauss.common.torch_layers import MinAtarCNN
+from sb3_hlgauss.hlgauss_dqn import CnnPolicy, HLGaussDQNPolicy, MlpPolicy, MultiInputPolicy
+
+LOSS_NAMES = ["hl_gauss", "two_hot", "c51", "categorical_mse"]
+# RL Zoo's tuned CartPole-v1 DQN hyperparameters (rl_zoo3/hyperparams/dqn.yml)
+CARTPOLE_KWARGS = dict(
+    learning_rate=2.3e-3,
+    batch_size=64,
+    buffer_size=100_000,
+    learning_starts=1000,
+    gamma=0.99,
+    target_update_interval=10,
+    train_freq=256,
+    gradient_steps=128,
+    exploration_fraction=0.16,
+    exploration_final_eps=0.04,
+    policy_kwargs=dict(net_arch=[256, 256]),
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    th.set_num_threads(1)
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+def test_run(loss):
+    model = HLGaussDQN(
+        "MlpPolicy",
+        "CartPole-v1",
+        loss=loss,
+        num_bins=21,
+        v_min=-5,
+        v_max=120,
+        value_transform="identity",
+        learning_starts=50,
+        train_freq=1,
+        target_update_interval=50,
+        seed=0,
+    )
+    model.learn(300)
+    logits = model.q_net(model.q_net.obs_to_tensor(np.zeros((3, 4), dtype=np.float32))[0])
+    assert logits.shape == (3, 2, 21)
+    assert model.logger.name_to_value["train/n_updates"] > 0
+
+
+def test_cnn_policy():
+    env = FakeImageEnv(screen_height=40, screen_width=40, n_channels=1, discrete=True)
+    model = HLGaussDQN("CnnPolicy", env, num_bins=11, buffer_size=500, learning_starts=50, seed=0)
+    model.learn(120)
+    assert isinstance(model.policy, CnnPolicy)
+
+
+def test_minatar_cnn_policy():
+    minatar_gym = pytest.importorskip("minatar.gym")
+    minatar_gym.register_envs()
+    model = HLGaussDQN(
+        "CnnPolicy",
+        "MinAtar/Breakout-v1",
+        policy_kwargs=dict(features_extractor_class=MinAtarCNN, net_arch=[128]),
+        learning_starts=50,
+        buffer_size=1000,
+        seed=0,
+    )
+    model.learn(150)
+    assert model.q_net(model.q_net.obs_to_tensor(model.get_env().reset())[0]).shape == (1, 3, 101)
+
+
+def test_multi_input_policy():
+    env = SimpleMultiObsEnv(random_start=True)
+    model = HLGaussDQN("MultiInputPolicy", env, num_bins=11, buffer_size=500, learning_starts=50, seed=0)
+    model.learn(120)
+    assert isinstance(model.policy, MultiInputPolicy)
+
+
+def test_policy_aliases():
+    assert HLGaussDQN.policy_aliases == {"MlpPolicy": MlpPolicy, "CnnPolicy": CnnPolicy, "MultiInputPolicy": MultiInputPolicy}
+    assert MlpPolicy is HLGaussDQNPolicy
+
+
+@pytest.mark.parametrize("n_steps", [1, 3])
+def test_vec_env_n_steps_and_progress_bar(n_steps):
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = HLGaussDQN("MlpPolicy", env, n_steps=n_steps, learning_starts=20, train_freq=2, gradient_steps=2, seed=0)
+    model.learn(200, progress_bar=True)
+    assert model.num_timesteps >= 200
+
+
+def test_q_values_are_expectations_and_greedy_actions_maximise_them():
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", seed=0)
+    obs = th.randn(5, 4)
+    with th.no_grad():
+        logits = model.q_net(obs)
+        centers = model.value_loss.bin_centers()
+        expected_q = model.value_loss.value_transform.inverse((th.softmax(logits, -1) * centers).sum(-1))
+        th.testing.assert_close(model.q_net.q_values(obs), expected_q)
+        th.testing.assert_close(model.policy._predict(obs), expected_q.argmax(1))
+
+
+@pytest.mark.parametrize("loss", ["hl_gauss", "c51"])
+def test_train_step_matches_update_rule(loss):
+    """One gradient step on a fixed batch equals cross-entropy against the loss's TD target, computed here."""
+    model = HLGaussDQN(
+        "MlpPolicy", "CartPole-v1", loss=loss, num_bins=11, v_min=-2, v_max=20, value_transform="identity",
+        learning_starts=0, batch_size=8, gamma=0.9, seed=0,
+    )
+    model.learn(40)  # fill the buffer
+    th.manual_seed(1)
+    np.random.seed(1)
+    batch = model.replay_buffer.sample(8)
+    with th.no_grad():
+        next_logits = model.q_net_target(batch.next_observations)
+        next_q = model.value_loss.to_value(next_logits)
+        greedy = next_q.argmax(1)
+        logits = model.q_net(batch.observations)[th.arange(8), batch.actions.flatten()]
+        discounts = 0.9 * (1 - batch.dones.flatten())
+        if loss == "c51":
+            target = model.value_loss.td_target(batch.rewards, discounts, next_logits[th.arange(8), greedy])
+            probs = target.probs
+        else:
+            scalar = batch.rewards.flatten() + discounts * next_q[th.arange(8), greedy]
+            probs = model.value_loss.to_probs(scalar)
+        expected = -(probs * th.log_softmax(logits, -1)).sum(-1).mean()
+
+    model.replay_buffer.sample = lambda *args, **kwargs: batch  # type: ignore[method-assign]
+    model.train(gradient_steps=1, batch_size=8)
+    assert model.logger.name_to_value["train/loss"] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_save_load(tmp_path):
+    model = HLGaussDQN(
+        "MlpPolicy", "CartPole-v1", loss="two_hot", num_bins=31, v_min=-1, v_max=150,
+        value_transform="identity", learning_starts=50, seed=0,
+    )
+    model.learn(300)
+    obs = model.get_env().observation_space.sample()[None].repeat(8, 0)
+    obs += np.random.default_rng(0).normal(size=obs.shape).astype(np.float32)
+    actions, _ = model.predict(obs, deterministic=True)
+    q_values = model.q_net.q_values(th.as_tensor(obs)).detach()
+    model.save(tmp_path / "model.zip")
+    model.save_replay_buffer(tmp_path / "buffer.pkl")
+    del model
+
+    loaded = HLGaussDQN.load(tmp_path / "model.zip", env=gym.make("CartPole-v1"))
+    assert (loaded.loss, loaded.num_bins, loaded.v_min, loaded.v_max, loaded.value_transform) == (
+        "two_hot", 31, -1, 150, "identity",
+    )
+    assert type(loaded.value_loss).__name__ == "TwoHotLoss" and loaded.value_loss.num_bins == 31
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], actions)
+    th.testing.assert_close(loaded.q_net.q_values(th.as_tensor(obs)).detach(), q_values)
+
+    # Continue training, with the replay buffer restored.
+    loaded.load_replay_buffer(tmp_path / "buffer.pkl")
+    assert loaded.replay_buffer.size() > 0
+    n_updates = loaded._n_updates
+    loaded.learn(200, reset_num_timesteps=False)
+    assert loaded._n_updates > n_updates and loaded.num_timesteps >= 500
+
+
+def test_policy_save_load(tmp_path):
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", loss="hl_gauss", num_bins=17, sigma_ratio=0.5, seed=0)
+    obs = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    model.policy.save(tmp_path / "policy.pkl")
+    policy = HLGaussDQNPolicy.load(tmp_path / "policy.pkl")
+    assert policy.value_loss.sigma_ratio == 0.5 and policy.value_loss.num_bins == 17
+    np.testing.assert_array_equal(policy.predict(obs)[0], model.policy.predict(obs)[0])
+
+
+def test_load_rebuilds_support_from_overridden_settings(tmp_path):
+    """The zoo's --trained-agent passes the YAML's settings to load(): the support follows them."""
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", num_bins=21, v_max=500.0, value_transform="identity", v_min=0.0)
+    model.save(tmp_path / "model.zip")
+    loaded = HLGaussDQN.load(tmp_path / "model.zip", v_max=400.0)
+    assert loaded.value_loss.v_max == 400.0 and loaded.q_net.value_loss is loaded.value_loss
+
+
+def test_clipped_targets_are_counted_and_logged(tmp_path):
+    # CartPole's returns reach ~100 with gamma 0.99: a support on [0, 2] must clip, and say so.
+    model = HLGaussDQN(
+        "MlpPolicy", "CartPole-v1", v_min=0, v_max=2, value_transform="identity", num_bins=11,
+        learning_starts=32, train_freq=1, target_update_interval=20, seed=0,
+    )
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    model.learn(400, log_interval=1)
+    assert model.n_clipped_targets > 0
+    log = pd.read_csv(tmp_path / "progress.csv")
+    for column in ["train/loss", "train/q_mean", "train/clip_fraction", "train/n_clipped_targets"]:
+        assert column in log.columns
+    assert log["train/clip_fraction"].max() > 0
+    logged_counts = log["train/n_clipped_targets"].dropna().to_numpy()
+    assert logged_counts[-1] > 0 and (np.diff(logged_counts) >= 0).all()  # a running total
+    assert logged_counts[-1] <= model.n_clipped_targets
+
+
+def test_default_support_does_not_clip_cartpole():
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", learning_starts=32, train_freq=1, seed=0)
+    model.learn(300)
+    assert model.n_clipped_targets == 0
+    assert model.value_loss.target(th.tensor([0.0, 100.0, 500.0])).clipped.sum() == 0
+
+
+def test_user_registered_loss_by_name():
+    @register_loss("test_dqn_one_hot")
+    class OneHot(ClassificationLoss):
+        def _probs(self, transformed):
+            index = ((transformed - self.edges[0]) / self.bin_width).long().clamp(0, self.num_bins - 1)
+            return th.nn.functional.one_hot(index, self.num_bins).to(transformed.dtype)
+
+    try:
+        model = HLGaussDQN("MlpPolicy", "CartPole-v1", loss="test_dqn_one_hot", learning_starts=20, seed=0)
+        model.learn(100)
+        assert isinstance(model.value_loss, OneHot)
+    finally:
+        LOSSES.pop("test_dqn_one_hot")
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(loss="mse"), r"Unknown loss 'mse'. Registered losses: \['c51', 'categorical_mse', 'hl_gauss', 'two_hot'"),
+        (dict(v_min=10, v_max=10), r"v_min must be < v_max, got v_min=10.0 >= v_max=10.0"),
+        (dict(num_bins=1), r"num_bins must be an integer >= 2, got 1"),
+        (dict(sigma_ratio=0), r"sigma_ratio must be a finite number > 0, got 0"),
+        (dict(loss="two_hot", sigma_ratio=0.5), r"Loss 'two_hot' does not take \['sigma_ratio'\]"),
+        (dict(value_transform="log1p"), r"Unknown value_transform 'log1p'"),
+        (dict(policy_kwargs=dict(loss="two_hot")), r"policy_kwargs\['loss'\] is set by the algorithm"),
+    ],
+)
+def test_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        HLGaussDQN("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+def test_continuous_actions_are_rejected():
+    with pytest.raises(ValueError, match=r"HLGaussDQN supports Discrete action spaces only, got Box.*HLGaussSAC"):
+        HLGaussDQN("MlpPolicy", "Pendulum-v1")
+
+
+class NaNRewardWrapper(gym.RewardWrapper):
+    def reward(self, reward):
+        return float("nan")
+
+
+def test_non_finite_targets_stop_training_with_clear_error():
+    model = HLGaussDQN("MlpPolicy", NaNRewardWrapper(gym.make("CartPole-v1")), learning_starts=10, seed=0)
+    weights = [p.detach().clone() for p in model.q_net.parameters()]
+    with pytest.raises(ValueError, match=r"Non-finite TD targets \(32 of 32 are NaN or inf\)"):
+        model.learn(100)
+    for before, after in zip(weights, model.q_net.parameters()):
+        th.testing.assert_close(before, after.detach())  # nothing non-finite reached the weights
+
+
+def test_diverged_critic_stops_training_with_clear_error():
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", learning_starts=10, seed=0)
+    model.learn(20)
+    with th.no_grad():
+        for parameter in model.q_net.parameters():
+            parameter.fill_(float("nan"))
+    with pytest.raises(ValueError, match=r"non-finite loss \(nan\) at update \d+: the critic's outputs are NaN/inf"):
+        model.train(gradient_steps=1, batch_size=8)
+
+
+# ------------------------------------------------------------------ learning
+def _evaluate(model) -> float:
+    env = make_vec_env("CartPole-v1", n_envs=1, seed=123)
+    mean_return, _ = evaluate_policy(model, env, n_eval_episodes=10, deterministic=True)
+    return mean_return
+
+
+@pytest.mark.slow
+def test_learns_cartpole_with_default_loss_settings():
+    """No loss settings at all: the default support must fit CartPole's returns and learn."""
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", seed=0, **CARTPOLE_KWARGS).learn(25_000)
+    assert _evaluate(model) >= 195
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["hl_gauss", "two_hot", "c51"])
+def test_learns_cartpole(loss):
+    model = HLGaussDQN(
+        "MlpPolicy", "CartPole-v1", loss=loss, num_bins=51, v_min=0.0, v_max=110.0,
+        value_transform="identity", seed=0, **CARTPOLE_KWARGS,
+    ).learn(25_000)
+    assert _evaluate(model) >= 195
+
+
+def test_same_network_as_sb3_dqn_but_wider_head():
+    """Swapping DQN for HLGaussDQN keeps the architecture; only the output layer grows by num_bins."""
+    sb3 = DQN("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=[32, 32]))
+    ours = HLGaussDQN("MlpPolicy", "CartPole-v1", num_bins=7, policy_kwargs=dict(net_arch=[32, 32]))
+    sb3_shapes = [tuple(p.shape) for p in sb3.q_net.parameters()]
+    our_shapes = [tuple(p.shape) for p in ours.q_net.parameters()]
+    assert our_shapes[:-2] == sb3_shapes[:-2]
+    assert our_shapes[-2:] == [(2 * 7, 32), (2 * 7,)]
