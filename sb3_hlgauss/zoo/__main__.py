@@ -19,8 +19,11 @@ every flag of the zoo's scripts. What this entry point adds:
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+import types
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from sb3_hlgauss.zoo import BASELINE_ALGOS, OUR_ALGOS, config_dir, config_path
 
@@ -111,6 +114,31 @@ def _plot_train_saving(args: list[str]) -> list[str]:
     return rest
 
 
+def load_zoo_script(command: str) -> Callable[[], None]:
+    """The zoo's own function for ``command`` (what ``rl_zoo3.cli.main`` dispatches to), imported lazily.
+
+    ``rl_zoo3.cli`` imports every plotting script, and ``plot_from_file`` imports ``rliable``, whose
+    ``arch`` dependency fails to import with pandas >= 3 (rl-zoo3's ``plots`` extra pins pandas < 3).
+    Importing only the script asked for keeps ``train``/``enjoy``/``plot_train`` working there.
+    """
+    if command in ("train", "enjoy"):
+        module = importlib.import_module(f"rl_zoo3.{command}")
+        return getattr(module, command)
+    try:
+        module = importlib.import_module(f"rl_zoo3.plots.{command}")
+    except (ImportError, TypeError):
+        # rl_zoo3/plots/__init__.py imports all three scripts; load just this one.
+        import rl_zoo3
+
+        for name in [name for name in sys.modules if name == "rl_zoo3.plots" or name.startswith("rl_zoo3.plots.")]:
+            del sys.modules[name]
+        package = types.ModuleType("rl_zoo3.plots")
+        package.__path__ = [str(Path(rl_zoo3.__file__).parent / "plots")]
+        sys.modules["rl_zoo3.plots"] = package
+        module = importlib.import_module(f"rl_zoo3.plots.{command}")
+    return getattr(module, command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -124,8 +152,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{USAGE}\nerror: unknown command {command!r}", file=sys.stderr)
         return 2
 
-    from rl_zoo3 import cli
-
     from sb3_hlgauss.zoo import register_zoo
     from sb3_hlgauss.zoo.exp_manager import ZooConfigError
 
@@ -137,9 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if command == "plot_train":
         args = _plot_train_saving(args)
-    sys.argv = [sys.argv[0], command, *args]
+    script = load_zoo_script(command)
+    sys.argv = [f"rl_zoo3 {command}", *args]
     try:
-        cli.main()
+        script()
     except ZooConfigError as error:
         print(f"sb3_hlgauss.zoo: error: {error}", file=sys.stderr)
         return 2
