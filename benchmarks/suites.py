@@ -1,0 +1,255 @@
+"""Declarative definitions of the benchmark suites.
+
+A suite is a list of :class:`Group` s; a group is the cross product
+``envs x variants x seeds`` with one shared configuration. :func:`expand` turns a suite into
+:class:`RunSpec` s, one per result file. Everything a run depends on is in its ``RunSpec``
+(and is written, in full, into its result file).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks.algos import DQN_VARIANTS, VARIANTS
+
+MINATAR_GAMES = ["Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"]
+
+#: Mean return of the uniform random policy over 100 episodes (seeds 0..99), measured with
+#: ``python -m benchmarks.reference_scores``; the lower anchor of the per-game normalisation.
+MINATAR_RANDOM_SCORES = {
+    "Asterix": 0.40,
+    "Breakout": 0.40,
+    "Freeway": 0.39,
+    "Seaquest": 0.08,
+    "SpaceInvaders": 4.48,
+}
+
+#: Optimiser settings of the paper (Appendix B): Adam; the classification agents get 4x the
+#: regression agents' learning rate. ``--opt`` of a variant label names which one a run used.
+OPTIMIZERS = {
+    "reg": dict(learning_rate=6.25e-5, optimizer_kwargs=dict(eps=1.5e-4)),
+    "cls": dict(learning_rate=2.5e-4, optimizer_kwargs=dict(eps=3.125e-4)),
+}
+
+#: DQN on MinAtar: the MinAtar network (one 3x3 conv, 16 channels, then 128 units), replay and
+#: target-network settings of the MinAtar paper (Young & Tian, 2019), the Stop-Regressing
+#: update rule (one gradient step every 4 env steps, batch 32, final epsilon 0.01).
+MINATAR_DQN: dict[str, Any] = dict(
+    policy="MlpPolicy",
+    buffer_size=100_000,
+    learning_starts=5_000,
+    batch_size=32,
+    gamma=0.99,
+    train_freq=4,
+    gradient_steps=1,
+    target_update_interval=1_000,
+    exploration_fraction=0.1,
+    exploration_initial_eps=1.0,
+    exploration_final_eps=0.01,
+    max_grad_norm=10.0,
+    policy_kwargs=dict(features_extractor_class="MinAtarCNN", net_arch=[128]),
+)
+
+#: Support of the categorical critics on MinAtar (identity transform). MinAtar rewards are +1 per
+#: event (Seaquest: up to +10 when surfacing with six divers), never negative, so with gamma = 0.99
+#: the discounted return lies in [0, ~100] (one reward every step: 1 / (1 - gamma)). The support
+#: covers [-5, 105] with bins 0.5 wide (220 bins; HL-Gauss sigma = 0.375), leaving more than
+#: 3 sigma of margin on both sides. Clipped targets are counted in each result file.
+MINATAR_SUPPORT: dict[str, Any] = dict(v_min=-5.0, v_max=105.0, num_bins=220, value_transform="identity")
+#: Suite B adds eps ~ U(0, eta <= 1) to every reward: returns up to (1 + 1) / (1 - gamma) = 200.
+#: Same bin width (0.5), support [-5, 205]; used for every eta, eta = 0 included.
+NOISE_SUPPORT: dict[str, Any] = dict(v_min=-5.0, v_max=205.0, num_bins=420, value_transform="identity")
+
+
+@dataclass(frozen=True)
+class Group:
+    """``envs x variants x seeds`` runs sharing one configuration."""
+
+    envs: list[str]
+    variants: list[str]
+    seeds: list[int]
+    total_steps: int
+    algo_kwargs: dict[str, Any]
+    #: Optimiser preset per variant label ("reg" / "cls"); default: by loss family.
+    optimizer: str | None = None
+    support: dict[str, Any] = field(default_factory=dict)
+    reward_noise: list[float] = field(default_factory=lambda: [0.0])
+    n_evals: int = 10
+    eval_episodes: int = 5
+    eval_max_episode_steps: int | None = 10_000
+    env_prefix: str = ""
+    env_suffix: str = ""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines one run (one result file)."""
+
+    suite: str
+    env_id: str
+    game: str
+    variant: str
+    label: str
+    algo: str
+    seed: int
+    total_steps: int
+    reward_noise: float
+    eval_every: int
+    eval_episodes: int
+    eval_max_episode_steps: int | None
+    algo_kwargs: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @property
+    def relpath(self) -> str:
+        """Result file path, relative to the results root."""
+        noise = f"_eta{self.reward_noise:g}" if self.suite_uses_noise else ""
+        return f"{self.suite}/{_steps_label(self.total_steps)}/{self.game}{noise}/{self.label}/seed{self.seed}.json"
+
+    @property
+    def suite_uses_noise(self) -> bool:
+        return self.suite.startswith("noise")
+
+    def key(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def _steps_label(steps: int) -> str:
+    if steps % 1_000_000 == 0:
+        return f"{steps // 1_000_000}M"
+    if steps % 1_000 == 0:
+        return f"{steps // 1_000}k"
+    return str(steps)
+
+
+def _dqn_group(envs, variants, seeds, steps=500_000, optimizer=None, support=MINATAR_SUPPORT, **kw) -> Group:
+    return Group(
+        envs=envs,
+        variants=variants,
+        seeds=seeds,
+        total_steps=steps,
+        algo_kwargs=MINATAR_DQN,
+        optimizer=optimizer,
+        support=support,
+        env_prefix="MinAtar/",
+        env_suffix="-v1",
+        **kw,
+    )
+
+
+SUITES: dict[str, list[Group]] = {
+    # Suite A: the five MinAtar games, every loss, identical settings but the paper's learning rates.
+    "minatar": [
+        _dqn_group(MINATAR_GAMES, ["mse", "huber", "hl_gauss"], [0, 1, 2]),
+        _dqn_group(MINATAR_GAMES, ["two_hot", "c51"], [0]),
+    ],
+    # Suite A, learning-rate check: each loss with the other family's optimiser settings.
+    "minatar_lr": [
+        _dqn_group(["Breakout"], ["mse", "huber"], [0, 1, 2], optimizer="cls"),
+        _dqn_group(["Breakout"], ["hl_gauss"], [0, 1, 2], optimizer="reg"),
+    ],
+    # Suite A, ablation: the categorical head trained with MSE on its expected value.
+    "minatar_ablation": [
+        _dqn_group(MINATAR_GAMES, ["categorical_mse"], [0, 1, 2]),
+    ],
+    # Suite B: reward noise eps ~ U(0, eta) on two games.
+    "noise": [
+        _dqn_group(
+            ["Breakout", "SpaceInvaders"],
+            ["mse", "hl_gauss"],
+            [0, 1, 2],
+            support=NOISE_SUPPORT,
+            reward_noise=[0.0, 0.1, 0.3, 1.0],
+        ),
+    ],
+    # Suite D: continuous control, SAC vs HLGaussSAC with the package's default support (symlog, 101 bins).
+    "sac": [
+        Group(["Pendulum-v1"], ["sac", "sac_hl_gauss"], [0, 1, 2], 20_000,
+              dict(policy="MlpPolicy", learning_starts=1_000), n_evals=10, eval_episodes=10),
+        Group(["HalfCheetah-v5", "Hopper-v5"], ["sac", "sac_hl_gauss"], [0, 1, 2], 300_000,
+              dict(policy="MlpPolicy", learning_starts=10_000), n_evals=20, eval_episodes=10,
+              eval_max_episode_steps=None),
+    ],
+    # CI: a few hundred CartPole steps per run.
+    "tiny": [
+        Group(["CartPole-v1"], ["mse", "huber", "hl_gauss"], [0], 400,
+              dict(policy="MlpPolicy", learning_starts=100, train_freq=4, target_update_interval=100,
+                   exploration_fraction=0.5, policy_kwargs=dict(net_arch=[32])),
+              support=dict(v_min=-5.0, v_max=105.0, num_bins=51, value_transform="identity"),
+              n_evals=2, eval_episodes=2, eval_max_episode_steps=200),
+    ],
+}
+
+
+def _label(variant: str, optimizer: str | None) -> str:
+    default = "reg" if VARIANTS[variant][1] is None else "cls"
+    if optimizer is None or optimizer == default:
+        return variant
+    return f"{variant}@{optimizer}lr"
+
+
+def expand(
+    suite: str,
+    steps: int | None = None,
+    budget_scale: float | None = None,
+    seeds: list[int] | None = None,
+    envs: list[str] | None = None,
+    variants: list[str] | None = None,
+) -> list[RunSpec]:
+    """All runs of a suite, seeds outermost (every configuration's seed 0 comes first, so a
+    partially finished suite is balanced across configurations)."""
+    if suite not in SUITES:
+        raise ValueError(f"Unknown suite {suite!r}; known: {sorted(SUITES)}")
+    runs: list[RunSpec] = []
+    for group in SUITES[suite]:
+        total = steps or group.total_steps
+        if budget_scale is not None:
+            total = max(1, int(round(total * budget_scale)))
+        for seed in seeds if seeds is not None else group.seeds:
+            for env in group.envs:
+                if envs is not None and env not in envs:
+                    continue
+                for variant in group.variants:
+                    if variants is not None and variant not in variants and _label(variant, group.optimizer) not in variants:
+                        continue
+                    algo, loss = VARIANTS[variant]
+                    kwargs = copy.deepcopy(group.algo_kwargs)
+                    if variant in DQN_VARIANTS:
+                        default_opt = "reg" if loss is None else "cls"
+                        opt = copy.deepcopy(OPTIMIZERS[group.optimizer or default_opt])
+                        kwargs["learning_rate"] = opt["learning_rate"]
+                        pk = kwargs.setdefault("policy_kwargs", {})
+                        pk["optimizer_kwargs"] = opt["optimizer_kwargs"]
+                    if loss is not None:
+                        kwargs.update(loss=loss, **group.support)
+                    for eta in group.reward_noise:
+                        runs.append(
+                            RunSpec(
+                                suite=suite,
+                                env_id=f"{group.env_prefix}{env}{group.env_suffix}",
+                                game=env,
+                                variant=variant,
+                                label=_label(variant, group.optimizer),
+                                algo=algo,
+                                seed=seed,
+                                total_steps=total,
+                                reward_noise=eta,
+                                eval_every=max(1, total // group.n_evals),
+                                eval_episodes=group.eval_episodes,
+                                eval_max_episode_steps=group.eval_max_episode_steps,
+                                algo_kwargs=kwargs,
+                            )
+                        )
+    runs.sort(key=lambda r: r.seed)  # stable: keeps the group order within a seed
+    return runs
