@@ -272,7 +272,8 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
 
             # Optimize the actor
             self.actor.optimizer.zero_grad()
-            actor_loss.backward()
+            # Gradients for the actor only: the critic's weight gradients would be discarded
+            actor_loss.backward(inputs=list(self.actor.parameters()))
             self.actor.optimizer.step()
 
             # Update target networks

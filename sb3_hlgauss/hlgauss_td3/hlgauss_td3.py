@@ -225,7 +225,8 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
 
                 # Optimize the actor
                 self.actor.optimizer.zero_grad()
-                actor_loss.backward()
+                # Gradients for the actor only: the critic's weight gradients would be discarded
+                actor_loss.backward(inputs=list(self.actor.parameters()))
                 self.actor.optimizer.step()
 
                 polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
