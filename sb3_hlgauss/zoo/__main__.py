@@ -146,7 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if argv else 2
     command, args = argv[0], argv[1:]
     if command == "config-path":
-        print(config_path(args[0]) if args else config_dir())
+        try:
+            print(config_path(args[0]) if args else config_dir())
+        except FileNotFoundError as error:
+            print(f"sb3_hlgauss.zoo: error: {error}", file=sys.stderr)
+            return 2
         return 0
     if command not in ZOO_COMMANDS:
         print(f"{USAGE}\nerror: unknown command {command!r}", file=sys.stderr)
