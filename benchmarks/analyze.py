@@ -1,0 +1,413 @@
+"""Turn result files into tables and plots: ``python -m benchmarks.analyze --suite minatar [--steps 100000]``.
+
+Writes, under ``benchmarks/results/<suite>/<steps>/summary/``:
+
+- ``summary.md``: per-game final returns (mean over seeds, 95% percentile-bootstrap CI over
+  seeds), aggregate IQM and mean of normalised scores with 95% stratified-bootstrap CIs (rliable),
+  probability of improvement of HL-Gauss over MSE and Huber (rliable), learning rates, budgets,
+  wall time; for the reward-noise suite, final return relative to eta = 0.
+- ``final_returns.csv``: one row per run.
+- ``learning_curves.png``, ``aggregate.png`` (and ``noise.png`` for the reward-noise suite).
+
+Normalisation: ``(R - R_random) / (R_max - R_random)`` per game, with ``R_random`` the uniform
+random policy's return (``benchmarks.suites.MINATAR_RANDOM_SCORES``; the lowest run where unknown)
+and ``R_max`` the best final return of any run of the analysed set in that game: the same affine
+map for every loss, so that each game weighs alike in the aggregate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.run import RESULTS_DIR
+from benchmarks.suites import MINATAR_RANDOM_SCORES, _steps_label
+
+#: Order and display names of the variants in tables and plots.
+VARIANT_ORDER = ["mse", "huber", "hl_gauss", "two_hot", "c51", "categorical_mse", "sac", "sac_hl_gauss"]
+NAMES = {
+    "mse": "MSE",
+    "huber": "Huber (SB3 DQN)",
+    "hl_gauss": "HL-Gauss",
+    "two_hot": "Two-Hot",
+    "c51": "C51",
+    "categorical_mse": "Categorical + MSE",
+    "sac": "SAC",
+    "sac_hl_gauss": "HLGaussSAC",
+}
+
+
+def display(label: str) -> str:
+    base, _, opt = label.partition("@")
+    return NAMES.get(base, base) + (f" ({opt})" if opt else "")
+
+
+def _order(labels) -> list[str]:
+    def key(label: str):
+        base = label.split("@")[0]
+        return (VARIANT_ORDER.index(base) if base in VARIANT_ORDER else len(VARIANT_ORDER), label)
+
+    return sorted(set(labels), key=key)
+
+
+# --------------------------------------------------------------------------- loading
+def load_results(results_dir: Path, suite: str, steps: int | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Result files of a suite at one budget (the budget with most results when ``steps`` is None)."""
+    root = Path(results_dir) / suite
+    by_budget: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for path in sorted(root.glob("*/*/*/seed*.json")):
+        by_budget[path.relative_to(root).parts[0]].append(json.loads(path.read_text()))
+    if not by_budget:
+        raise FileNotFoundError(f"No result files under {root}")
+    budget = _steps_label(steps) if steps is not None else max(by_budget, key=lambda b: len(by_budget[b]))
+    if budget not in by_budget:
+        raise FileNotFoundError(f"No result files under {root / budget} (budgets: {sorted(by_budget)})")
+    return by_budget[budget], budget
+
+
+def _group_key(result: dict[str, Any]) -> str:
+    spec = result["spec"]
+    return spec["game"] if not spec["reward_noise"] and not spec["suite"].startswith("noise") else f"{spec['game']}|{spec['reward_noise']:g}"
+
+
+def final_table(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[int, float]]]:
+    """game -> label -> seed -> final return."""
+    table: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in results:
+        table[_group_key(r)][r["spec"]["label"]][r["spec"]["seed"]] = float(r["final_return"])
+    return table
+
+
+# --------------------------------------------------------------------------- statistics
+def bootstrap_mean_ci(values, reps: int = 2000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Mean and percentile-bootstrap CI of the mean (degenerate with one value)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean, mean
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(reps, len(values)))].mean(axis=1)
+    return mean, float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
+
+
+def normalisers(table, random_scores: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
+    """game -> (low, high) anchors of the normalisation."""
+    random_scores = random_scores or {}
+    out = {}
+    for game, by_label in table.items():
+        scores = [s for seeds in by_label.values() for s in seeds.values()]
+        low = random_scores.get(game.split("|")[0], min(scores))
+        high = max(scores)
+        out[game] = (low, high if high > low else low + 1.0)
+    return out
+
+
+def score_matrices(table, labels, games, norm) -> dict[str, np.ndarray]:
+    """label -> (runs x games) normalised scores, using the seeds every game has for that label."""
+    out = {}
+    for label in labels:
+        common = sorted(set.intersection(*(set(table[g][label]) for g in games)))
+        if not common:
+            continue
+        out[label] = np.array(
+            [[(table[g][label][s] - norm[g][0]) / (norm[g][1] - norm[g][0]) for g in games] for s in common]
+        )
+    return out
+
+
+def aggregate(matrices: dict[str, np.ndarray], reps: int = 2000) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """IQM and mean of normalised scores with 95% stratified-bootstrap CIs (rliable)."""
+    from benchmarks._rliable import metrics, rly
+
+    def fn(scores):
+        return np.array([metrics.aggregate_iqm(scores), metrics.aggregate_mean(scores)])
+
+    points, cis = rly.get_interval_estimates(matrices, fn, reps=reps)
+    return {
+        label: {
+            "IQM": (float(points[label][0]), float(cis[label][0, 0]), float(cis[label][1, 0])),
+            "mean": (float(points[label][1]), float(cis[label][0, 1]), float(cis[label][1, 1])),
+        }
+        for label in matrices
+    }
+
+
+def probability_of_improvement(matrices, pairs, reps: int = 2000) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """P(X > Y) averaged over games (rliable), with a 95% stratified-bootstrap CI."""
+    from benchmarks._rliable import metrics, rly
+
+    pairs = [(x, y) for x, y in pairs if x in matrices and y in matrices]
+    if not pairs:
+        return {}
+    data = {f"{x},{y}": (matrices[x], matrices[y]) for x, y in pairs}
+    points, cis = rly.get_interval_estimates(data, metrics.probability_of_improvement, reps=reps)
+    out = {}
+    for x, y in pairs:
+        lo, hi = np.ravel(cis[f"{x},{y}"])[:2]
+        out[(x, y)] = (float(np.ravel(points[f"{x},{y}"])[0]), float(lo), float(hi))
+    return out
+
+
+# --------------------------------------------------------------------------- plots
+def plot_learning_curves(results, path: Path, reps: int = 500) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves: dict[str, dict[str, list[tuple[list[int], list[float]]]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        steps = [e["step"] for e in r["evals"]]
+        means = [e["mean"] for e in r["evals"]]
+        curves[_group_key(r)][r["spec"]["label"]].append((steps, means))
+    games = sorted(curves)
+    cols = min(len(games), 5)
+    rows = int(np.ceil(len(games) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
+    colours = {}
+    for ax, game in zip(axes.flat, games):
+        for label in _order(curves[game]):
+            runs = curves[game][label]
+            n = min(len(s) for s, _ in runs)
+            steps = np.array(runs[0][0][:n])
+            values = np.array([m[:n] for _, m in runs])
+            stats = np.array([bootstrap_mean_ci(values[:, i], reps=reps) for i in range(n)])
+            colour = colours.setdefault(label, f"C{len(colours)}")
+            ax.plot(steps, stats[:, 0], color=colour, label=f"{display(label)} (n={len(runs)})")
+            ax.fill_between(steps, stats[:, 1], stats[:, 2], color=colour, alpha=0.2)
+        ax.set_title(game.replace("|", ", eta="), fontsize=10)
+        ax.set_xlabel("env steps")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(3, 3))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(games):]:
+        ax.axis("off")
+    axes[0, 0].set_ylabel("greedy eval return")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_aggregate(agg, poi, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = _order(agg)
+    ncols = 3 if poi else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 0.5 + 0.45 * max(len(labels), len(poi), 2)))
+    for ax, metric in zip(axes, ["IQM", "mean"]):
+        for i, label in enumerate(labels):
+            point, lo, hi = agg[label][metric]
+            ax.errorbar(point, i, xerr=[[point - lo], [hi - point]], fmt="o", color=f"C{i}", capsize=4)
+        ax.set_yticks(range(len(labels)), [display(lb) for lb in labels])
+        ax.set_xlabel(f"{metric} normalised score")
+        ax.grid(alpha=0.3, axis="x")
+    if poi:
+        ax = axes[2]
+        for i, ((x, y), (point, lo, hi)) in enumerate(poi.items()):
+            ax.errorbar(point, i, xerr=[[point - lo], [hi - point]], fmt="o", color="k", capsize=4)
+        ax.axvline(0.5, color="grey", ls="--")
+        ax.set_yticks(range(len(poi)), [f"P({display(x)} > {display(y)})" for x, y in poi])
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("probability of improvement")
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def noise_table(table, reps: int = 2000, seed: int = 0) -> dict[tuple[str, str], dict[float, tuple[float, float, float, int]]]:
+    """(game, label) -> eta -> (relative final return, CI low, CI high, n): mean(eta) / mean(eta=0)."""
+    out: dict[tuple[str, str], dict[float, tuple[float, float, float, int]]] = defaultdict(dict)
+    rng = np.random.default_rng(seed)
+    for key, by_label in table.items():
+        game, _, eta = key.partition("|")
+        for label, seeds in by_label.items():
+            base = table.get(f"{game}|0", {}).get(label)
+            if not base:
+                continue
+            x, b = np.array(list(seeds.values())), np.array(list(base.values()))
+            denom = b.mean()
+            if denom == 0:
+                continue
+            if len(x) > 1 and len(b) > 1:
+                ratios = x[rng.integers(0, len(x), (reps, len(x)))].mean(1) / b[rng.integers(0, len(b), (reps, len(b)))].mean(1)
+                lo, hi = np.quantile(ratios, [0.025, 0.975])
+            else:
+                lo = hi = x.mean() / denom
+            out[(game, label)][float(eta)] = (float(x.mean() / denom), float(lo), float(hi), len(x))
+    return out
+
+
+def plot_noise(ntable, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    games = sorted({g for g, _ in ntable})
+    fig, axes = plt.subplots(1, len(games), figsize=(4.0 * len(games), 3.2), squeeze=False)
+    for ax, game in zip(axes.flat, games):
+        for i, label in enumerate(_order(lb for g, lb in ntable if g == game)):
+            rows = sorted(ntable[(game, label)].items())
+            etas = [e for e, _ in rows]
+            vals = np.array([v[:3] for _, v in rows])
+            ax.errorbar(etas, vals[:, 0], yerr=[vals[:, 0] - vals[:, 1], vals[:, 2] - vals[:, 0]], marker="o",
+                        capsize=3, label=display(label), color=f"C{i}")
+        ax.axhline(1.0, color="grey", ls="--")
+        ax.set_title(game)
+        ax.set_xlabel("reward noise eta (eps ~ U(0, eta))")
+        ax.set_ylabel("final return / final return at eta = 0")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- report
+def _fmt(x: tuple[float, float, float], digits: int = 2) -> str:
+    point, lo, hi = x[:3]
+    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def analyze(suite: str, results_dir: Path = RESULTS_DIR, steps: int | None = None, out_dir: Path | None = None,
+            reps: int = 2000) -> dict[str, Any]:
+    """Write the tables and plots of a suite; return the numbers (also saved as ``summary.json``)."""
+    results, budget = load_results(results_dir, suite, steps)
+    out_dir = Path(out_dir) if out_dir is not None else Path(results_dir) / suite / budget / "summary"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = final_table(results)
+    games = sorted(table)
+    labels = _order(lb for g in games for lb in table[g])
+    noisy = any("|" in g for g in games)
+    lines = [f"# Suite `{suite}`, {budget} env steps per run", ""]
+
+    # Settings
+    lrs: dict[str, set] = defaultdict(set)
+    for r in results:
+        lrs[r["spec"]["label"]].add(r["spec"]["algo_kwargs"].get("learning_rate"))
+    machines = sorted({f"{r['machine']['cpu']} ({r['machine']['cpu_count']} cores)" for r in results})
+    sps = defaultdict(list)
+    clip = defaultdict(list)
+    for r in results:
+        sps[r["spec"]["label"]].append(r["steps_per_s"])
+        if r.get("clip_fraction") is not None:
+            clip[r["spec"]["label"]].append(r["clip_fraction"])
+    lines += ["| variant | learning rate | runs | train steps/s (median) | clipped targets |", "|---|---|---|---|---|"]
+    for label in labels:
+        n = sum(len(table[g].get(label, {})) for g in games)
+        c = f"{100 * max(clip[label]):.3f}% (max)" if clip[label] else "n/a"
+        lines.append(f"| {display(label)} | {', '.join(f'{x:g}' for x in sorted(lrs[label]) if x is not None)} | {n} "
+                     f"| {np.median(sps[label]):.0f} | {c} |")
+    lines += ["", f"Machine: {'; '.join(machines)}. Final return: {results[0].get('final_return_definition', '')}.", ""]
+
+    # Per-game final returns
+    lines += ["## Final return per game (mean over seeds [95% bootstrap CI], n seeds)", ""]
+    lines += ["| game | " + " | ".join(display(lb) for lb in labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    per_game: dict[str, dict[str, Any]] = {}
+    for g in games:
+        cells = []
+        for label in labels:
+            seeds = table[g].get(label)
+            if not seeds:
+                cells.append("-")
+                continue
+            ci = bootstrap_mean_ci(list(seeds.values()), reps=reps)
+            per_game.setdefault(g, {})[label] = {"mean": ci[0], "ci": ci[1:], "seeds": seeds}
+            cells.append(f"{_fmt(ci)} (n={len(seeds)})")
+        lines.append(f"| {g.replace('|', ', eta=')} | " + " | ".join(cells) + " |")
+    lines.append("")
+    summary: dict[str, Any] = {"suite": suite, "budget": budget, "per_game": per_game, "n_results": len(results)}
+
+    plot_learning_curves(results, out_dir / "learning_curves.png", reps=min(reps, 500))
+
+    if noisy:
+        ntable = noise_table(table, reps=reps)
+        if ntable:
+            lines += ["## Final return relative to eta = 0 (ratio of means [95% bootstrap CI])", ""]
+            etas = sorted({e for v in ntable.values() for e in v})
+            lines += ["| game | variant | " + " | ".join(f"eta={e:g}" for e in etas) + " |", "|---" * (len(etas) + 2) + "|"]
+            for (game, label), row in sorted(ntable.items()):
+                lines.append(f"| {game} | {display(label)} | " + " | ".join(
+                    f"{_fmt(row[e])} (n={row[e][3]})" if e in row else "-" for e in etas) + " |")
+            lines.append("")
+            plot_noise(ntable, out_dir / "noise.png")
+            summary["noise"] = {f"{g}|{lb}": v for (g, lb), v in ntable.items()}
+    else:
+        norm = normalisers(table, MINATAR_RANDOM_SCORES if suite.startswith("minatar") else None)
+        complete = [g for g in games if all(table[g].get(lb) for lb in labels)]
+        agg_labels = labels
+        if len(complete) < len(games):  # keep every game; drop variants that miss one
+            agg_labels = [lb for lb in labels if all(table[g].get(lb) for g in games)]
+            complete = games
+        matrices = score_matrices(table, agg_labels, complete, norm)
+        if matrices:
+            agg = aggregate(matrices, reps=reps)
+            pairs = [(x, y) for x in ("hl_gauss", "two_hot", "c51") for y in ("mse", "huber")]
+            poi = probability_of_improvement(matrices, pairs, reps=reps)
+            lines += [
+                f"## Aggregate over {len(complete)} game(s): normalised score (R - R_random) / (R_best - R_random)",
+                "",
+                "Stratified bootstrap 95% CIs (rliable); runs: seeds present in every game.",
+                "",
+                "| variant | runs x games | IQM | mean |",
+                "|---|---|---|---|",
+            ]
+            for label in _order(agg):
+                m = matrices[label]
+                lines.append(f"| {display(label)} | {m.shape[0]} x {m.shape[1]} | {_fmt(agg[label]['IQM'])} | {_fmt(agg[label]['mean'])} |")
+            lines.append("")
+            if poi:
+                lines += ["| probability of improvement | estimate [95% CI] |", "|---|---|"]
+                for (x, y), v in poi.items():
+                    lines.append(f"| P({display(x)} > {display(y)}) | {_fmt(v)} |")
+                lines.append("")
+            lines += ["Normalisation anchors (R_random, R_best): " + ", ".join(
+                f"{g} ({lo:g}, {hi:.2f})" for g, (lo, hi) in norm.items() if g in complete), ""]
+            plot_aggregate(agg, poi, out_dir / "aggregate.png", f"Suite {suite}, {budget} steps: {len(complete)} games")
+            summary["aggregate"] = agg
+            summary["probability_of_improvement"] = {f"{x}>{y}": v for (x, y), v in poi.items()}
+            summary["normalisation"] = {g: norm[g] for g in complete}
+
+    # CSV of every run
+    rows = ["suite,budget,game,reward_noise,variant,label,learning_rate,seed,final_return,wall_time_s,steps_per_s,clip_fraction"]
+    for r in sorted(results, key=lambda r: (r["spec"]["game"], r["spec"]["reward_noise"], r["spec"]["label"], r["spec"]["seed"])):
+        s = r["spec"]
+        rows.append(",".join(str(x) for x in (
+            suite, budget, s["game"], s["reward_noise"], s["variant"], s["label"], s["algo_kwargs"].get("learning_rate"),
+            s["seed"], f"{r['final_return']:.4f}", f"{r['wall_time_s']:.1f}", f"{r['steps_per_s']:.1f}", r.get("clip_fraction"))))
+    (out_dir / "final_returns.csv").write_text("\n".join(rows) + "\n")
+    text = "\n".join(lines)
+    (out_dir / "summary.md").write_text(text)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=list))
+    summary["markdown"] = text
+    summary["out_dir"] = str(out_dir)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", required=True)
+    parser.add_argument("--steps", type=int, default=None, help="budget to analyse (default: the one with most results)")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--out-dir", type=Path, default=None)
+    parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    args = parser.parse_args(argv)
+    summary = analyze(args.suite, args.results_dir, args.steps, args.out_dir, args.reps)
+    print(summary["markdown"])
+    print(f"\nwritten to {summary['out_dir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Fast tests of the benchmark runner and analysis (tiny budgets; the suites themselves are not tests)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks/ package lives at the repo root
+
+from benchmarks import analyze, run  # noqa: E402
+from benchmarks.algos import MSEDQN, UniformRewardNoise  # noqa: E402
+from benchmarks.suites import SUITES, RunSpec, expand  # noqa: E402
+
+
+def test_suites_expand_with_overrides():
+    runs = expand("minatar", steps=1_000, seeds=[0, 1], envs=["Breakout"], variants=["mse", "hl_gauss"])
+    assert [(r.seed, r.variant) for r in runs] == [(0, "mse"), (0, "hl_gauss"), (1, "mse"), (1, "hl_gauss")]
+    assert all(r.total_steps == 1_000 and r.env_id == "MinAtar/Breakout-v1" for r in runs)
+    mse, hl = runs[0], runs[1]
+    # The paper's learning rates: classification 4x regression; the support only for categorical critics.
+    assert hl.algo_kwargs["learning_rate"] == 4 * mse.algo_kwargs["learning_rate"]
+    assert hl.algo_kwargs["loss"] == "hl_gauss" and "loss" not in mse.algo_kwargs
+    assert len({r.relpath for r in expand("minatar")}) == len(expand("minatar"))
+    assert {r.label for r in expand("minatar_lr")} == {"mse@clslr", "huber@clslr", "hl_gauss@reglr"}
+    noise = expand("noise", seeds=[0], envs=["Breakout"], variants=["mse"])
+    assert [r.reward_noise for r in noise] == [0.0, 0.1, 0.3, 1.0]
+    assert len({r.relpath for r in noise}) == 4
+    assert expand("minatar", budget_scale=0.5)[0].total_steps == SUITES["minatar"][0].total_steps // 2
+    spec = runs[0]
+    assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_reward_noise_wrapper():
+    import gymnasium as gym
+
+    env = UniformRewardNoise(gym.make("CartPole-v1"), eta=0.3, seed=0)
+    env.reset(seed=0)
+    rewards = [env.step(0)[1] for _ in range(8)]
+    assert all(1.0 <= r <= 1.3 for r in rewards) and len(set(rewards)) > 1
+
+
+def test_mse_dqn_trains():
+    model = MSEDQN("MlpPolicy", "CartPole-v1", learning_starts=16, batch_size=8, train_freq=4,
+                   policy_kwargs=dict(net_arch=[8]), seed=0, device="cpu")
+    model.learn(64)
+    assert model._n_updates > 0 and np.isfinite(model.logger.name_to_value["train/loss"])
+
+
+def test_runner_writes_results_and_resumes(tmp_path: Path):
+    summary = run.run_suite("tiny", jobs=0, results_dir=tmp_path, variants=["mse", "hl_gauss"], progress=False)
+    assert summary["done"] == 2 and not summary["failed"]
+    files = sorted(tmp_path.rglob("seed*.json"))
+    assert [f.parent.name for f in files] == ["hl_gauss", "mse"]
+    result = json.loads(files[0].read_text())
+    assert result["spec"]["variant"] == "hl_gauss" and result["spec"]["total_steps"] == 400
+    assert [e["step"] for e in result["evals"]] == [0, 200, 400]
+    assert {"torch", "stable-baselines3", "gymnasium"} <= set(result["versions"])
+    assert result["steps_per_s"] > 0 and result["wall_time_s"] > 0 and result["clip_fraction"] is not None
+    mtime = files[0].stat().st_mtime
+    # A second invocation skips the finished runs and only runs the new one.
+    summary = run.run_suite("tiny", jobs=0, results_dir=tmp_path, progress=False)
+    assert summary["skipped"] == 2 and summary["done"] == 1
+    assert files[0].stat().st_mtime == mtime
+    assert run.main(["--suite", "tiny", "--results-dir", str(tmp_path), "--jobs", "0"]) == 0
+
+
+def _fake_result(suite, game, label, seed, final, steps=1000, eta=0.0):
+    variant = label.split("@")[0]
+    spec = dict(suite=suite, env_id=game, game=game, variant=variant, label=label, algo="x", seed=seed,
+                total_steps=steps, reward_noise=eta, eval_every=steps // 2, eval_episodes=1,
+                eval_max_episode_steps=None, algo_kwargs={"learning_rate": 1e-4})
+    evals = [{"step": s, "mean": final * s / steps, "returns": [final * s / steps]} for s in (0, steps // 2, steps)]
+    return {"spec": spec, "evals": evals, "final_return": final, "wall_time_s": 1.0, "steps_per_s": 100.0,
+            "clip_fraction": None, "machine": {"cpu": "test", "cpu_count": 1}}
+
+
+def _write(root: Path, result):
+    spec = RunSpec.from_dict(result["spec"])
+    path = root / spec.relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+
+
+def test_analysis_tables_and_plots(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    for game, base in [("Breakout", 5.0), ("Asterix", 3.0), ("Freeway", 20.0)]:
+        for seed in range(3):
+            for label, gain in [("mse", 1.0), ("huber", 1.0), ("hl_gauss", 1.5)]:
+                _write(tmp_path, _fake_result("minatar", game, label, seed, base * gain + rng.normal()))
+        _write(tmp_path, _fake_result("minatar", game, "two_hot", 0, base))  # fewer seeds: dropped from the aggregate
+    summary = analyze.analyze("minatar", tmp_path, reps=50)
+    out = Path(summary["out_dir"])
+    for name in ("summary.md", "summary.json", "final_returns.csv", "learning_curves.png", "aggregate.png"):
+        assert (out / name).stat().st_size > 0
+    assert set(summary["aggregate"]) == {"mse", "huber", "two_hot", "hl_gauss"}
+    poi = summary["probability_of_improvement"]["hl_gauss>mse"]
+    assert poi[0] > 0.8 and poi[1] <= poi[0] <= poi[2]
+    assert summary["aggregate"]["hl_gauss"]["IQM"][0] > summary["aggregate"]["mse"]["IQM"][0]
+    text = (out / "summary.md").read_text()
+    assert "| Breakout |" in text and "P(HL-Gauss > MSE)" in text
+    assert len((out / "final_returns.csv").read_text().splitlines()) == 1 + 3 * 10
+
+
+def test_analysis_reward_noise(tmp_path: Path):
+    for eta, factor in [(0.0, 1.0), (0.3, 0.8), (1.0, 0.5)]:
+        for seed in range(2):
+            for label, f in [("mse", factor), ("hl_gauss", 1.0)]:
+                _write(tmp_path, _fake_result("noise", "Breakout", label, seed, 10.0 * f + seed, eta=eta))
+    summary = analyze.analyze("noise", tmp_path, reps=50)
+    assert (Path(summary["out_dir"]) / "noise.png").stat().st_size > 0
+    rel = summary["noise"]["Breakout|mse"]
+    assert rel[0.0][0] == pytest.approx(1.0) and rel[1.0][0] == pytest.approx(5.5 / 10.5)
+
+
+def test_bootstrap_ci():
+    mean, lo, hi = analyze.bootstrap_mean_ci([1.0, 2.0, 3.0, 4.0], reps=200)
+    assert mean == 2.5 and lo < mean < hi
+    assert analyze.bootstrap_mean_ci([3.0]) == (3.0, 3.0, 3.0)
