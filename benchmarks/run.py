@@ -42,6 +42,9 @@ def package_versions() -> dict[str, str]:
 
 
 def git_commit() -> str | None:
+    """Commit of the code that ran: ``$BENCH_GIT_COMMIT`` (set when running from an exported snapshot) or HEAD."""
+    if os.environ.get("BENCH_GIT_COMMIT"):
+        return os.environ["BENCH_GIT_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
@@ -49,6 +52,23 @@ def git_commit() -> str | None:
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def source_fingerprint() -> dict[str, Any]:
+    """Where ``sb3_hlgauss`` and ``benchmarks`` were imported from and a hash of their sources, so that a
+    result can be tied to exact code even when the working tree had uncommitted changes."""
+    import hashlib
+
+    import sb3_hlgauss
+
+    out: dict[str, Any] = {"git_commit": git_commit()}
+    for name, root in (("sb3_hlgauss", Path(sb3_hlgauss.__file__).parent), ("benchmarks", Path(__file__).parent)):
+        digest = hashlib.sha256()
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+        out[name] = {"path": str(root), "sha256": digest.hexdigest()[:16]}
+    return out
 
 
 def machine_info() -> dict[str, Any]:
@@ -138,6 +158,7 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": package_versions(),
         "git_commit": git_commit(),
+        "source": source_fingerprint(),
         "machine": machine_info(),
         "torch_threads": th.get_num_threads(),
     }
