@@ -1,0 +1,74 @@
+"""The Python code blocks of README.md and docs/*.md run, so the documentation cannot rot.
+
+Each fenced ```python block runs on its own, in a fresh interpreter, in a temporary directory, with
+examples/ importable. A block preceded by the line ``<!-- skip-test -->`` is not run.
+Blocks assert the numbers the text quotes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+SKIP = "<!-- skip-test -->"
+TIMEOUT = 240
+
+
+def python_blocks(path: Path) -> list[tuple[int, str]]:
+    """(line number, code) of each python block of ``path`` not marked with SKIP."""
+    text = path.read_text()
+    blocks = []
+    for match in FENCE.finditer(text):
+        before = text[: match.start()].rstrip().splitlines()
+        if before and before[-1].strip() == SKIP:
+            continue
+        blocks.append((text.count("\n", 0, match.start()) + 1, match.group(1)))
+    return blocks
+
+
+CASES = [
+    pytest.param(path, line, code, id=f"{path.relative_to(ROOT)}:{line}")
+    for path in DOCUMENTS
+    for line, code in python_blocks(path)
+]
+
+
+def test_blocks_are_found():
+    assert any(case.values[0].name == "README.md" for case in CASES), "README.md has no python block"
+    assert len(CASES) >= 5
+
+
+def test_block_parser(tmp_path: Path):
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        "text\n```python\nx = 1\n```\n<!-- skip-test -->\n```python\nraise SystemExit(1)\n```\n"
+        "```bash\nls\n```\n```python\ny = 2\n```\n"
+    )
+    assert python_blocks(doc) == [(2, "x = 1\n"), (12, "y = 2\n")]
+
+
+@pytest.mark.parametrize("path, line, code", CASES)
+def test_code_block_runs(path: Path, line: int, code: str, tmp_path: Path):
+    script = tmp_path / "block.py"
+    script.write_text(code)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "examples"), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert result.returncode == 0, (
+        f"the python block at {path.relative_to(ROOT)}:{line} failed:\n{code}\n--- output ---\n"
+        f"{(result.stdout + result.stderr)[-5000:]}"
+    )
