@@ -128,12 +128,21 @@ class ClassificationCriticMixin:
                 "the critic's outputs are NaN/inf (try a lower learning rate or gradient clipping)."
             )
 
-    def _record_critic_stats(self, losses: list[float], q_means: list[th.Tensor], clipped: list[th.Tensor]) -> None:
-        """Log the critic loss, the mean Q-value and how many targets were clipped to the support."""
-        n_clipped = int(th.stack([c.sum() for c in clipped]).sum())
+    def _record_critic_stats(
+        self, losses: list[float], q_values: th.Tensor | list[th.Tensor], clipped: list[th.Tensor]
+    ) -> None:
+        """Log the critic loss, the mean Q-value and the targets clipped to the support.
+
+        :param losses: Critic loss of each gradient step.
+        :param q_values: Q-values (e.g. of the last batch) whose mean is logged; a list is concatenated.
+        :param clipped: Boolean clip masks of the targets of each gradient step.
+        """
+        if isinstance(q_values, (list, tuple)):
+            q_values = th.cat([q.flatten() for q in q_values])
+        n_clipped = int(sum(c.sum() for c in clipped))
         n_targets = sum(c.numel() for c in clipped)
         self.n_clipped_targets += n_clipped
         self.logger.record("train/loss", float(np.mean(losses)))
-        self.logger.record("train/q_mean", float(th.stack(q_means).mean()))
+        self.logger.record("train/q_mean", float(q_values.mean()))
         self.logger.record("train/clip_fraction", n_clipped / max(n_targets, 1))
         self.logger.record("train/n_clipped_targets", self.n_clipped_targets)

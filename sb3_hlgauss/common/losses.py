@@ -132,15 +132,21 @@ class ClassificationLoss(nn.Module):
         return self.edges if dtype == th.float32 else self._edges64.to(dtype)
 
     # ---------------------------------------------------------- logits -> value
+    def expectation(self, logits: th.Tensor) -> th.Tensor:
+        """``sum_i softmax(logits)_i c_i``: the value in transformed units.
+
+        The value transform is increasing, so greedy actions can be taken on this directly.
+        """
+        logits = _as_float(logits)
+        return th.softmax(logits, dim=-1) @ self.bin_centers(logits.dtype)
+
     def to_value(self, logits: th.Tensor) -> th.Tensor:
         """Scalar value of a categorical critic: ``h^-1(sum_i softmax(logits)_i c_i)``.
 
         :param logits: Logits of shape ``(*batch, K)``.
         :return: Values of shape ``batch``, in value units.
         """
-        logits = _as_float(logits)
-        expected = (th.softmax(logits, dim=-1) * self.bin_centers(logits.dtype)).sum(dim=-1)
-        return self.value_transform.inverse(expected)
+        return self.value_transform.inverse(self.expectation(logits))
 
     # -------------------------------------------------------- scalar -> probs
     def target(self, targets: th.Tensor) -> TDTarget:
@@ -156,9 +162,8 @@ class ClassificationLoss(nn.Module):
             )
         transformed = self.value_transform.forward(targets)
         low, high = self.target_range
-        clipped = (transformed < low) | (transformed > high)
-        transformed = transformed.clamp(low, high)
-        return TDTarget(self._probs(transformed), transformed, clipped)
+        clamped = transformed.clamp(low, high)
+        return TDTarget(self._probs(clamped), clamped, clamped != transformed)
 
     def to_probs(self, targets: th.Tensor) -> th.Tensor:
         """Target probabilities ``q(y)`` of shape ``(*targets.shape, K)`` (targets in value units, clipped)."""
@@ -173,18 +178,24 @@ class ClassificationLoss(nn.Module):
         rewards: th.Tensor,
         discounts: th.Tensor | float,
         next_logits: th.Tensor,
+        next_values: th.Tensor | None = None,
     ) -> TDTarget:
         """Target of the Bellman update ``r + discount * V(s')``.
 
         :param rewards: Rewards, ``batch`` elements (any shape with that many elements).
         :param discounts: ``gamma^n (1 - done)`` per sample (or a float).
         :param next_logits: Logits of the bootstrap distribution at the next state, ``(*batch, K)``.
+        :param next_values: ``V(s')`` in value units if the caller has it already (it is
+            ``to_value(next_logits)``, possibly with a term such as SAC's entropy folded in);
+            losses that use the whole distribution (C51) still read ``next_logits``.
         """
         batch_shape = next_logits.shape[:-1]
+        if next_values is None:
+            next_values = self.to_value(next_logits)
         rewards = rewards.reshape(batch_shape)
         if isinstance(discounts, th.Tensor):
             discounts = discounts.reshape(batch_shape)
-        return self.target(rewards + discounts * self.to_value(next_logits))
+        return self.target(rewards + discounts * next_values.reshape(batch_shape))
 
     # ------------------------------------------------------------------- loss
     def forward(self, logits: th.Tensor, target: TDTarget | th.Tensor) -> th.Tensor:
@@ -310,8 +321,9 @@ class HLGaussLoss(ClassificationLoss):
         self.sigma = self.sigma_ratio * self.bin_width
 
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
+        scale = 1.0 / (math.sqrt(2.0) * self.sigma)
         edges = self.bin_edges(transformed.dtype)
-        cdf = th.special.erf((edges - transformed.unsqueeze(-1)) / (math.sqrt(2.0) * self.sigma))
+        cdf = th.special.erf((edges - transformed.unsqueeze(-1)).mul_(scale))
         # The (1 + erf) / 2 of Phi cancels in the ratio; clipping keeps the normaliser >= erf(0) = 0.
         return (cdf[..., 1:] - cdf[..., :-1]) / (cdf[..., -1:] - cdf[..., :1])
 
@@ -363,12 +375,14 @@ class C51Loss(TwoHotLoss):
         rewards: th.Tensor,
         discounts: th.Tensor | float,
         next_logits: th.Tensor,
+        next_values: th.Tensor | None = None,
     ) -> TDTarget:
         batch_shape = next_logits.shape[:-1]
         next_logits = _as_float(next_logits)
         rewards = rewards.reshape(batch_shape).to(next_logits.dtype)
         if isinstance(discounts, th.Tensor):
             discounts = discounts.reshape(batch_shape).to(next_logits.dtype)
+        # The scalar target is only used for logging and the clip count; the distribution is what is learnt.
         expected = self.target(rewards + discounts * self.to_value(next_logits))
 
         atoms = self.bin_centers(next_logits.dtype)
@@ -393,7 +407,6 @@ class CategoricalMSELoss(TwoHotLoss):
     def forward(self, logits: th.Tensor, target: TDTarget | th.Tensor) -> th.Tensor:
         if not isinstance(target, TDTarget):
             target = self.target(target)
-        logits = _as_float(logits)
-        expected = (th.softmax(logits, dim=-1) * self.bin_centers(logits.dtype)).sum(dim=-1)
+        expected = self.expectation(logits)
         return 0.5 * F.mse_loss(expected, target.scalar.to(expected.dtype))
 

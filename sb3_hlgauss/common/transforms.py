@@ -50,10 +50,10 @@ class SymlogTransform(ValueTransform):
     name = "symlog"
 
     def forward(self, values: th.Tensor) -> th.Tensor:
-        return th.sign(values) * th.log1p(values.abs())
+        return values.abs().log1p().copysign(values)
 
     def inverse(self, values: th.Tensor) -> th.Tensor:
-        return th.sign(values) * th.expm1(values.abs())
+        return values.abs().expm1().copysign(values)
 
 
 VALUE_TRANSFORMS: dict[str, type[ValueTransform]] = {

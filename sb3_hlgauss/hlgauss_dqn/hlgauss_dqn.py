@@ -31,6 +31,12 @@ from sb3_hlgauss.hlgauss_dqn.policies import (
 SelfHLGaussDQN = TypeVar("SelfHLGaussDQN", bound="HLGaussDQN")
 
 
+def _select_action(logits: th.Tensor, actions: th.Tensor) -> th.Tensor:
+    """Logits ``(batch, n_actions, num_bins)`` of one action per sample -> ``(batch, num_bins)``."""
+    index = actions.long().view(-1, 1, 1).expand(-1, 1, logits.shape[-1])
+    return logits.gather(1, index).squeeze(1)
+
+
 class HLGaussDQN(ClassificationCriticMixin, DQN):
     """
     Deep Q-Network trained by classification.
@@ -172,29 +178,31 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
         # Update learning rate according to schedule
         self._update_learning_rate(self.policy.optimizer)
 
-        losses, q_means, clipped = [], [], []
+        losses, clipped = [], []
         for _ in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             # For n-step replay, discount factor is gamma**n_steps (when no early termination)
             discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
 
             with th.no_grad():
-                # Distribution of the greedy next action under the target network
+                # Greedy next action under the target network, and its distribution
                 next_logits = self.q_net_target(replay_data.next_observations)
-                next_actions = self.value_loss.to_value(next_logits).argmax(dim=1)
-                next_logits = next_logits[th.arange(batch_size, device=self.device), next_actions]
+                next_expectations = self.value_loss.expectation(next_logits)
+                next_expectation, next_actions = next_expectations.max(dim=1)
+                next_logits = _select_action(next_logits, next_actions)
                 # r + gamma^n (1 - done) Q_target(s', a*), as target probabilities over the bins
-                target = self.value_loss.td_target(replay_data.rewards, (1 - replay_data.dones) * discounts, next_logits)
+                target = self.value_loss.td_target(
+                    replay_data.rewards,
+                    (1 - replay_data.dones) * discounts,
+                    next_logits,
+                    next_values=self.value_loss.value_transform.inverse(next_expectation),
+                )
 
-            # Logits of the actions taken
-            logits = self.q_net(replay_data.observations)
-            logits = logits[th.arange(batch_size, device=self.device), replay_data.actions.view(-1).long()]
-
-            # Cross-entropy against the target probabilities
+            # Logits of the actions taken, trained with cross-entropy against the target probabilities
+            logits = _select_action(self.q_net(replay_data.observations), replay_data.actions.view(-1))
             loss = self.value_loss(logits, target)
             losses.append(loss.item())
             self._check_finite_loss(losses[-1])
-            q_means.append(self.value_loss.to_value(logits.detach()).mean())
             clipped.append(target.clipped)
 
             # Optimize the policy
@@ -208,7 +216,7 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
         self._n_updates += gradient_steps
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self._record_critic_stats(losses, q_means, clipped)
+        self._record_critic_stats(losses, self.value_loss.to_value(logits.detach()), clipped)
 
     def learn(
         self: SelfHLGaussDQN,

@@ -79,7 +79,8 @@ class CategoricalQNetwork(QNetwork):
         return self.value_loss.to_value(self(obs))
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> th.Tensor:
-        return self.q_values(observation).argmax(dim=1).reshape(-1)
+        # The value transform is increasing: the greedy action of the transformed expectation is the same.
+        return self.value_loss.expectation(self(observation)).argmax(dim=1).reshape(-1)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
