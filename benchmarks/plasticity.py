@@ -14,7 +14,7 @@ Heads and losses (same torso, same optimiser):
 - ``hl_gauss``, ``two_hot``: 101 logits over [-40, 40], cross-entropy (``sb3_hlgauss.common.losses``);
 - ``categorical_mse``: the same 101-logit head trained with MSE on its expected value (ablation).
 
-Paper scale: CIFAR-10 inputs, a ResNet, 5,000 steps per phase, batch 512, Adam 1e-3. Here: 1,024
+Paper scale: CIFAR-10 inputs, a ResNet, 5,000 steps per phase, batch 512, Adam 1e-3. Here: 4,096
 Gaussian inputs of dimension 32, an MLP with two hidden layers of 256 units, batch 256, Adam 1e-3,
 1,000 steps per phase by default, so that the whole study runs in minutes on one CPU core.
 """
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps-per-phase", type=int, default=1_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS)
-    parser.add_argument("--n", type=int, default=1_024, help="number of fixed inputs")
+    parser.add_argument("--n", type=int, default=4_096, help="number of fixed inputs")
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--batch", type=int, default=256)
