@@ -145,12 +145,24 @@ class HLGaussExperimentManager(ExperimentManager):
             self._deferred_trial_params = {}
         algo_class = self._algo_class
         if algo_class is not None and is_classification_algo(algo_class):
-            validate_hyperparams(
-                self.algo, algo_class, hyperparams, f"{self.config} [{self.env_name.gym_id}] with -params overrides"
-                if self.custom_hyperparams
-                else f"{self.config} [{self.env_name.gym_id}]",
-            )
+            where = f"{self.config} [{self.env_name.gym_id}]"
+            if self.custom_hyperparams:
+                where += " with -params overrides"
+            validate_hyperparams(self.algo, algo_class, hyperparams, where)
         return hyperparams, saved_hyperparams
+
+    def hyperparameters_optimization(self) -> None:
+        try:
+            super().hyperparameters_optimization()
+        except ValueError as error:
+            # The zoo reports `study.best_trial` after optimising, which raises when every trial so
+            # far was pruned or failed (e.g. all diverged): the study itself is fine, say so.
+            if "No trials are completed yet" not in str(error):
+                raise
+            print(
+                f"No trial of the study has completed yet (all pruned or failed): {error}. "
+                "The trials are stored; run more trials or widen the search space."
+            )
 
     def objective(self, trial: optuna.Trial) -> float:
         token = set_base_hyperparams(self._algo_class, self._hyperparams)
