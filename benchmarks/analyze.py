@@ -71,9 +71,16 @@ def load_results(results_dir: Path, suite: str, steps: int | None = None) -> tup
     return by_budget[budget], budget
 
 
+def _parse_budget(label: str) -> int:
+    for suffix, factor in (("M", 1_000_000), ("k", 1_000)):
+        if label.endswith(suffix):
+            return int(label[:-1]) * factor
+    return int(label)
+
+
 def _group_key(result: dict[str, Any]) -> str:
     spec = result["spec"]
-    return spec["game"] if not spec["reward_noise"] and not spec["suite"].startswith("noise") else f"{spec['game']}|{spec['reward_noise']:g}"
+    return spec["game"] if not spec["suite"].startswith("noise") else f"{spec['game']}|{spec['reward_noise']:g}"
 
 
 def final_table(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[int, float]]]:
@@ -280,10 +287,14 @@ def _fmt(x: tuple[float, float, float], digits: int = 2) -> str:
     return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def analyze(suite: str, results_dir: Path = RESULTS_DIR, steps: int | None = None, out_dir: Path | None = None,
+def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int | None = None, out_dir: Path | None = None,
             reps: int = 2000) -> dict[str, Any]:
     """Write the tables and plots of a suite; return the numbers (also saved as ``summary.json``)."""
-    results, budget = load_results(results_dir, suite, steps)
+    suites = [suite] if isinstance(suite, str) else list(suite)
+    results, budget = load_results(results_dir, suites[0], steps)
+    for other in suites[1:]:
+        results += load_results(results_dir, other, int(_parse_budget(budget)))[0]
+    suite = "+".join(suites)
     out_dir = Path(out_dir) if out_dir is not None else Path(results_dir) / suite / budget / "summary"
     out_dir.mkdir(parents=True, exist_ok=True)
     table = final_table(results)
@@ -345,11 +356,11 @@ def analyze(suite: str, results_dir: Path = RESULTS_DIR, steps: int | None = Non
             summary["noise"] = {f"{g}|{lb}": v for (g, lb), v in ntable.items()}
     else:
         norm = normalisers(table, MINATAR_RANDOM_SCORES if suite.startswith("minatar") else None)
-        complete = [g for g in games if all(table[g].get(lb) for lb in labels)]
-        agg_labels = labels
-        if len(complete) < len(games):  # keep every game; drop variants that miss one
-            agg_labels = [lb for lb in labels if all(table[g].get(lb) for g in games)]
-            complete = games
+        # The games of the best-covered variant, and the variants that have all of them.
+        coverage = {lb: {g for g in games if table[g].get(lb)} for lb in labels}
+        best = max(labels, key=lambda lb: len(coverage[lb]))
+        complete = sorted(coverage[best])
+        agg_labels = [lb for lb in labels if coverage[lb] >= coverage[best]]
         matrices = score_matrices(table, agg_labels, complete, norm)
         if matrices:
             agg = aggregate(matrices, reps=reps)
@@ -397,7 +408,7 @@ def analyze(suite: str, results_dir: Path = RESULTS_DIR, steps: int | None = Non
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", required=True)
+    parser.add_argument("--suite", required=True, nargs="+", help="one suite, or several to analyse together")
     parser.add_argument("--steps", type=int, default=None, help="budget to analyse (default: the one with most results)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--out-dir", type=Path, default=None)

@@ -104,6 +104,12 @@ def test_analysis_tables_and_plots(tmp_path: Path):
     text = (out / "summary.md").read_text()
     assert "| Breakout |" in text and "P(HL-Gauss > MSE)" in text
     assert len((out / "final_returns.csv").read_text().splitlines()) == 1 + 3 * 10
+    # Several suites together: the learning-rate check shows up in its game's row only.
+    for seed in range(2):
+        _write(tmp_path, _fake_result("minatar_lr", "Breakout", "mse@clslr", seed, 9.0))
+    both = analyze.analyze(["minatar", "minatar_lr"], tmp_path, reps=50)
+    assert "mse@clslr" in both["per_game"]["Breakout"] and "mse@clslr" not in both["aggregate"]
+    assert Path(both["out_dir"]).parts[-3] == "minatar+minatar_lr"
 
 
 def test_analysis_reward_noise(tmp_path: Path):
