@@ -280,7 +280,8 @@ def test_learns_pendulum():
         "MlpPolicy", "Pendulum-v1", learning_rate=1e-3, batch_size=128, learning_starts=500,
         policy_kwargs=dict(net_arch=[64, 64]), seed=0,
     )
-    model.learn(4000)
+    # Seeds 0, 1, 2 reach -143, -158, -155 after 5000 steps (-200 to -260 after 3000).
+    model.learn(5000)
     mean_return, _ = evaluate_policy(model, model.get_env(), n_eval_episodes=10, deterministic=True)
     assert mean_return >= -400
 

@@ -222,7 +222,7 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
 
         ent_coef_losses, ent_coefs = [], []
         actor_losses, critic_losses = [], []
-        q_means, clipped = [], []
+        clipped = []
 
         for gradient_step in range(gradient_steps):
             # Sample replay buffer
@@ -257,7 +257,6 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
             critic_loss, target, logits = self._critic_loss(replay_data, ent_coef)
             critic_losses.append(critic_loss.item())
             self._check_finite_loss(critic_losses[-1])
-            q_means.append(self.value_loss.to_value(th.stack(logits, dim=1).detach()).mean())
             clipped.append(target.clipped)
 
             # Optimize the critic
@@ -290,7 +289,9 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
         self.logger.record("train/critic_loss", np.mean(critic_losses))
         if len(ent_coef_losses) > 0:
             self.logger.record("train/ent_coef_loss", np.mean(ent_coef_losses))
-        self._record_critic_stats(critic_losses, q_means, clipped)
+        # Expected Q-values of every head on the last batch
+        q_values = self.value_loss.to_value(th.stack(logits, dim=1).detach())
+        self._record_critic_stats(critic_losses, q_values, clipped)
 
     def learn(
         self: SelfHLGaussSAC,

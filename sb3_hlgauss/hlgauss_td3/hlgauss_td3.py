@@ -199,7 +199,7 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
         self._update_learning_rate([self.actor.optimizer, self.critic.optimizer])
 
         actor_losses, critic_losses = [], []
-        q_means, clipped = [], []
+        clipped = []
         for _ in range(gradient_steps):
             self._n_updates += 1
             # Sample replay buffer
@@ -209,7 +209,6 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
             critic_loss, target, logits = self._critic_loss(replay_data)
             critic_losses.append(critic_loss.item())
             self._check_finite_loss(critic_losses[-1])
-            q_means.append(self.value_loss.to_value(th.stack(logits, dim=1).detach()).mean())
             clipped.append(target.clipped)
 
             # Optimize the critics
@@ -239,7 +238,9 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
         if len(actor_losses) > 0:
             self.logger.record("train/actor_loss", np.mean(actor_losses))
         self.logger.record("train/critic_loss", np.mean(critic_losses))
-        self._record_critic_stats(critic_losses, q_means, clipped)
+        # Expected Q-values of every head on the last batch
+        q_values = self.value_loss.to_value(th.stack(logits, dim=1).detach())
+        self._record_critic_stats(critic_losses, q_values, clipped)
 
     def learn(
         self: SelfHLGaussTD3,
