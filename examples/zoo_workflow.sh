@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train, enjoy, continue training and tune an HL-Gauss DQN agent through RL Zoo.
+# Train, enjoy, continue training, tune (one worker, then two on one study) and retrain with the best
+# trial: an HL-Gauss DQN agent through RL Zoo, from the command line.
 #
 #   bash examples/zoo_workflow.sh                                    # real run: 50k steps, 20 trials
 #   TIMESTEPS=600 N_TRIALS=2 LOG_DIR=/tmp/zoo bash examples/zoo_workflow.sh   # smoke test
@@ -76,4 +77,12 @@ print(f"best trial #{best.number}: mean eval return {best.value}")
 for key, value in best.params.items():
     print(f"    {key}: {value}")
 PY
-echo "logs, models and studies in $LOG_DIR"
+
+# 7. Train a fresh agent with the best trial's hyperparameters (loaded from the study by --trial-id).
+BEST=$("$PYTHON" -c "import optuna, sys; print(optuna.load_study(storage=sys.argv[1], study_name=sys.argv[2]).best_trial.number)" \
+  "$STORAGE" "$STUDY" 2>/dev/null)
+set -x
+"${ZOO[@]}" train --algo "$ALGO" --env "$ENV_ID" -n "$TIMESTEPS" --seed 0 -f "$LOG_DIR/tuned" \
+  --storage "$STORAGE" --study-name "$STUDY" --trial-id "$BEST"
+set +x
+echo "logs, models and studies in $LOG_DIR; the tuned agent is in $LOG_DIR/tuned/$ALGO"

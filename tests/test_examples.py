@@ -140,6 +140,7 @@ def test_zoo_workflow(tmp_path):
     output = run(["bash", str(EXAMPLES / "zoo_workflow.sh")], cwd=ROOT, env=env, timeout=900)
     assert "best trial" in output
     assert list((tmp_path / "logs" / "hlgauss_dqn").rglob("*.zip")), "no trained model"
+    assert list((tmp_path / "logs" / "tuned" / "hlgauss_dqn").rglob("*.zip")), "no model trained with the best trial"
     for worker in (1, 2):
         log = (tmp_path / "logs" / f"worker{worker}.log").read_text()
         assert "Traceback" not in log, log[-3000:]
