@@ -157,7 +157,8 @@ class HLGaussExperimentManager(ExperimentManager):
         except ValueError as error:
             # The zoo reports `study.best_trial` after optimising, which raises when every trial so
             # far was pruned or failed (e.g. all diverged): the study itself is fine, say so.
-            if "No trials are completed yet" not in str(error):
+            # (in-memory storage: "No trials are completed yet"; RDB storage: "Record does not exist")
+            if not any(text in str(error) for text in ("No trials are completed yet", "Record does not exist")):
                 raise
             print(
                 f"No trial of the study has completed yet (all pruned or failed): {error}. "
