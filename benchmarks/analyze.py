@@ -11,8 +11,9 @@ Writes, under ``benchmarks/results/<suite>/<steps>/summary/``:
 
 Normalisation: ``(R - R_random) / (R_max - R_random)`` per game, with ``R_random`` the uniform
 random policy's return (``benchmarks.suites.MINATAR_RANDOM_SCORES``; the lowest run where unknown)
-and ``R_max`` the best final return of any run of the analysed set in that game: the same affine
-map for every loss, so that each game weighs alike in the aggregate.
+and ``R_max`` the best final return of any run of the analysed set in that game, but at least
+``R_random + 1`` (one reward: a game that no run learned does not blow its noise up to the full
+scale): the same affine map for every loss, so that each game weighs alike in the aggregate.
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ def bootstrap_mean_ci(values, reps: int = 2000, seed: int = 0, alpha: float = 0.
     return mean, float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
 
 
+#: Smallest normalisation scale (R_best - R_random), in reward units.
+MIN_SCALE = 1.0
+
+
 def normalisers(table, random_scores: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
     """game -> (low, high) anchors of the normalisation."""
     random_scores = random_scores or {}
@@ -110,8 +115,8 @@ def normalisers(table, random_scores: dict[str, float] | None = None) -> dict[st
     for game, by_label in table.items():
         scores = [s for seeds in by_label.values() for s in seeds.values()]
         low = random_scores.get(game.split("|")[0], min(scores))
-        high = max(scores)
-        out[game] = (low, high if high > low else low + 1.0)
+        # At least one reward above random: a game nobody learned stays near 0 rather than amplifying noise.
+        out[game] = (low, max(max(scores), low + MIN_SCALE))
     return out
 
 
@@ -367,7 +372,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
             pairs = [(x, y) for x in ("hl_gauss", "two_hot", "c51") for y in ("mse", "huber")]
             poi = probability_of_improvement(matrices, pairs, reps=reps)
             lines += [
-                f"## Aggregate over {len(complete)} game(s): normalised score (R - R_random) / (R_best - R_random)",
+                f"## Aggregate over {len(complete)} game(s): normalised score (R - R_random) / max(R_best - R_random, 1)",
                 "",
                 "Stratified bootstrap 95% CIs (rliable); runs: seeds present in every game.",
                 "",
