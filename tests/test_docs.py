@@ -111,3 +111,15 @@ def test_links_between_pages():
             if not resolved.exists() and Path(target).name not in pending:
                 broken.append(f"{path.relative_to(ROOT)} -> {target}")
     assert not broken, broken
+
+
+def test_make_figures(tmp_path: Path):
+    """docs/make_figures.py (which made docs/img/target_distributions.png) runs and writes a PNG."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "make_figures.py"), "--out-dir", str(tmp_path)],
+        env={**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    png = tmp_path / "target_distributions.png"
+    assert png.stat().st_size > 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (ROOT / "docs" / "img" / "target_distributions.png").stat().st_size > 0
