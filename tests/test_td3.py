@@ -141,7 +141,8 @@ def test_learns_pendulum():
         "MlpPolicy", "Pendulum-v1", learning_rate=1e-3, batch_size=128, learning_starts=500,
         action_noise=NormalActionNoise(np.zeros(1), 0.1 * np.ones(1)), policy_kwargs=dict(net_arch=[64, 64]), seed=0,
     )
-    model.learn(5000)
+    # Seeds 0, 1, 2 reach -147, -167, -180 after 7000 steps (TD3 is noisier than SAC before that).
+    model.learn(7000)
     mean_return, _ = evaluate_policy(model, model.get_env(), n_eval_episodes=10, deterministic=True)
     assert mean_return >= -400
 
