@@ -18,8 +18,8 @@ The paper's settings, as used here:
 
 Differences from the paper: SB3 clips gradients at norm 10 (``max_grad_norm``) and ``AtariWrapper``
 starts episodes with up to 30 no-ops. The paper trains for 200M frames (50M agent steps).
-A replay buffer of 1M stacked 84x84x4 frames needs about 28 GB of RAM (1e6 x 84 x 84 x 4 bytes): lower ``--buffer-size`` on a
-small machine.
+A replay buffer of 1M stacked 84x84x4 frames needs about 28 GB of RAM (1e6 x 84 x 84 x 4 bytes):
+lower ``--buffer-size`` on a small machine.
 """
 
 from __future__ import annotations

@@ -117,7 +117,10 @@ def test_make_figures(tmp_path: Path):
     """docs/make_figures.py (which made docs/img/target_distributions.png) runs and writes a PNG."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "docs" / "make_figures.py"), "--out-dir", str(tmp_path)],
-        env={**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=TIMEOUT,
+        env={**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     png = tmp_path / "target_distributions.png"
