@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import types
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from sb3_hlgauss.zoo import BASELINE_ALGOS, OUR_ALGOS, config_dir, config_path
 
@@ -114,27 +112,37 @@ def _plot_train_saving(args: list[str]) -> list[str]:
     return rest
 
 
+def _disable_broken_rliable() -> None:
+    """Let the zoo's plots import when ``rliable`` is installed but broken.
+
+    ``rliable`` imports ``arch``, which fails with a ``TypeError`` under pandas >= 3 (rl-zoo3's
+    ``plots`` extra pins pandas < 3). The zoo's ``plot_from_file`` already copes with a *missing*
+    rliable (``except ImportError``: only ``-r``/``-iqm``/``-vs`` need it), so a broken one is made
+    to look missing.
+    """
+    try:
+        import rliable.library  # noqa: F401
+    except ImportError:
+        pass
+    except Exception as error:  # noqa: BLE001 - any failure inside rliable's imports
+        for name in [name for name in sys.modules if name == "rliable" or name.startswith("rliable.")]:
+            del sys.modules[name]
+        sys.modules["rliable"] = None  # type: ignore[assignment]  # `import rliable` -> ImportError
+        print(f"sb3_hlgauss.zoo: rliable cannot be imported ({type(error).__name__}: {error}); "
+              "plot_from_file runs without its -r/-iqm/-vs plots (install 'rl-zoo3[plots]', pandas<3).",
+              file=sys.stderr)
+
+
 def load_zoo_script(command: str) -> Callable[[], None]:
     """The zoo's own function for ``command`` (what ``rl_zoo3.cli.main`` dispatches to), imported lazily.
 
-    ``rl_zoo3.cli`` imports every plotting script, and ``plot_from_file`` imports ``rliable``, whose
-    ``arch`` dependency fails to import with pandas >= 3 (rl-zoo3's ``plots`` extra pins pandas < 3).
-    Importing only the script asked for keeps ``train``/``enjoy``/``plot_train`` working there.
+    ``rl_zoo3.cli`` imports every plotting script (and ``rliable``) even to train; importing only the
+    script asked for keeps ``train``/``enjoy`` independent of the plotting stack.
     """
     if command in ("train", "enjoy"):
         module = importlib.import_module(f"rl_zoo3.{command}")
-        return getattr(module, command)
-    try:
-        module = importlib.import_module(f"rl_zoo3.plots.{command}")
-    except (ImportError, TypeError):
-        # rl_zoo3/plots/__init__.py imports all three scripts; load just this one.
-        import rl_zoo3
-
-        for name in [name for name in sys.modules if name == "rl_zoo3.plots" or name.startswith("rl_zoo3.plots.")]:
-            del sys.modules[name]
-        package = types.ModuleType("rl_zoo3.plots")
-        package.__path__ = [str(Path(rl_zoo3.__file__).parent / "plots")]
-        sys.modules["rl_zoo3.plots"] = package
+    else:
+        _disable_broken_rliable()
         module = importlib.import_module(f"rl_zoo3.plots.{command}")
     return getattr(module, command)
 
