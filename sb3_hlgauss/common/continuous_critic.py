@@ -35,7 +35,8 @@ class CategoricalContinuousCritic(ContinuousCritic):
     - :meth:`q1_forward` returns the expected Q-value of the first head, ``(batch, 1)``, like SB3's
       (TD3's actor update);
     - :meth:`pessimistic_logits` returns, per sample, the logits of the head with the lowest expected
-      Q-value (clipped double Q-learning), the bootstrap distribution of the TD target.
+      Q-value (clipped double Q-learning), the bootstrap distribution of the TD target
+      (:meth:`pessimistic` returns that Q-value too).
 
     :param observation_space: Observation space
     :param action_space: Action space (``Box``)
@@ -98,14 +99,19 @@ class CategoricalContinuousCritic(ContinuousCritic):
         logits = self.q_networks[0](th.cat([features, actions], dim=1))
         return self.value_loss.to_value(logits).unsqueeze(-1)
 
-    def pessimistic_logits(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
-        """Per sample, the logits of the head whose expected Q-value is lowest: ``(batch, num_bins)``.
-
-        Its expectation is ``min_j Q_j(s, a)``, the clipped double-Q estimate of SAC and TD3.
+    def pessimistic(self, obs: th.Tensor, actions: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """Per sample, the logits of the head whose expected Q-value is lowest, ``(batch, num_bins)``,
+        and that Q-value, ``min_j Q_j(s, a)`` (``batch``): the clipped double-Q estimate of SAC and TD3.
         """
         logits = th.stack(self(obs, actions), dim=1)  # (batch, n_critics, num_bins)
-        lowest = self.value_loss.to_value(logits).argmin(dim=1)
-        return logits[th.arange(logits.shape[0], device=logits.device), lowest]
+        # The value transform is increasing: the lowest expectation in transformed units is the lowest Q.
+        lowest_expectation, lowest = self.value_loss.expectation(logits).min(dim=1)
+        index = lowest.view(-1, 1, 1).expand(-1, 1, logits.shape[-1])
+        return logits.gather(1, index).squeeze(1), self.value_loss.value_transform.inverse(lowest_expectation)
+
+    def pessimistic_logits(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
+        """Per sample, the logits of the head whose expected Q-value is lowest: ``(batch, num_bins)``."""
+        return self.pessimistic(obs, actions)[0]
 
 
 class CategoricalCriticPolicyMixin(ValueLossPolicyMixin):

@@ -198,12 +198,12 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
             # Select action according to policy
             next_actions, next_log_prob = self.actor.action_log_prob(replay_data.next_observations)
             # Bootstrap distribution: the target head with the lowest expected Q, min_j Q_target_j(s', a')
-            next_logits = self.critic_target.pessimistic_logits(replay_data.next_observations, next_actions)
+            next_logits, next_q = self.critic_target.pessimistic(replay_data.next_observations, next_actions)
             # Entropy bonus folded into the reward, so that
             # y = r + gamma (1 - done) (min_j Q_target_j(s', a') - alpha log pi(a'|s'))
             soft_rewards = replay_data.rewards - discounts * ent_coef * next_log_prob.reshape(-1, 1)
             # ... as target probabilities over the bins
-            target = self.value_loss.td_target(soft_rewards, discounts, next_logits)
+            target = self.value_loss.td_target(soft_rewards, discounts, next_logits, next_values=next_q)
 
         # Logits of every critic head for the replayed actions, each trained with cross-entropy
         logits = self.critic(replay_data.observations, replay_data.actions)

@@ -182,9 +182,11 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
             noise = noise.clamp(-self.target_noise_clip, self.target_noise_clip)
             next_actions = (self.actor_target(replay_data.next_observations) + noise).clamp(-1, 1)
             # Bootstrap distribution: the target head with the lowest expected Q, min_j Q_target_j(s', a')
-            next_logits = self.critic_target.pessimistic_logits(replay_data.next_observations, next_actions)
+            next_logits, next_q = self.critic_target.pessimistic(replay_data.next_observations, next_actions)
             # y = r + gamma (1 - done) min_j Q_target_j(s', a'), as target probabilities over the bins
-            target = self.value_loss.td_target(replay_data.rewards, (1 - replay_data.dones) * discounts, next_logits)
+            target = self.value_loss.td_target(
+                replay_data.rewards, (1 - replay_data.dones) * discounts, next_logits, next_values=next_q
+            )
 
         # Logits of every critic head for the replayed actions, each trained with cross-entropy
         logits = self.critic(replay_data.observations, replay_data.actions)
