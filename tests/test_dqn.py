@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import torch as th
 from stable_baselines3 import DQN
+from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
-from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
 from stable_baselines3.common.logger import configure
 
 from sb3_hlgauss import LOSSES, ClassificationLoss, HLGaussDQN, register_loss
