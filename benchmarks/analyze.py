@@ -172,6 +172,7 @@ def plot_learning_curves(results, path: Path, reps: int = 500) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     curves: dict[str, dict[str, list[tuple[list[int], list[float]]]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
@@ -195,7 +196,7 @@ def plot_learning_curves(results, path: Path, reps: int = 500) -> None:
             ax.fill_between(steps, stats[:, 1], stats[:, 2], color=colour, alpha=0.2)
         ax.set_title(game.replace("|", ", eta="), fontsize=10)
         ax.set_xlabel("env steps")
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(3, 3))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(games):]:
@@ -214,7 +215,7 @@ def plot_aggregate(agg, poi, path: Path, title: str) -> None:
 
     labels = _order(agg)
     ncols = 3 if poi else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 0.5 + 0.45 * max(len(labels), len(poi), 2)))
+    fig, axes = plt.subplots(1, ncols, figsize=(4.4 * ncols, 1.3 + 0.45 * max(len(labels), len(poi), 2)))
     for ax, metric in zip(axes, ["IQM", "mean"]):
         for i, label in enumerate(labels):
             point, lo, hi = agg[label][metric]
