@@ -65,11 +65,19 @@ def test_code_block_runs(path: Path, line: int, code: str, tmp_path: Path):
         "MPLBACKEND": "Agg",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "examples"), os.environ.get("PYTHONPATH")])),
     }
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT
+    where = f"{path.relative_to(ROOT)}:{line}"
+    hint = (
+        "Doc blocks run on their own in an empty directory: give them small budgets (total_timesteps of a few "
+        f"hundred) and no dependence on files made elsewhere, or put the line {SKIP} right before the block."
     )
+    try:
+        result = subprocess.run(
+            [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the python block at {where} ran for more than {TIMEOUT} s.\n{hint}\n{code}")
     assert result.returncode == 0, (
-        f"the python block at {path.relative_to(ROOT)}:{line} failed:\n{code}\n--- output ---\n"
+        f"the python block at {where} failed.\n{hint}\n{code}\n--- output ---\n"
         f"{(result.stdout + result.stderr)[-5000:]}"
     )
 
