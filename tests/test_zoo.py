@@ -184,7 +184,9 @@ def test_continuous_samplers_add_loss_settings(algo):
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("algo", list(SMALL_RUNS))
+@pytest.mark.parametrize(
+    "algo", [pytest.param(algo, marks=[pytest.mark.slow] if algo != "hlgauss_dqn" else []) for algo in SMALL_RUNS]
+)
 def test_train_enjoy_load_continue(algo, tmp_path):
     algo_class = _require(algo)
     env_id, flags = SMALL_RUNS[algo]
@@ -315,32 +317,55 @@ def test_diverging_trials_are_pruned_and_the_study_goes_on(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ({"loss": "hl_gaus"}, "Unknown loss 'hl_gaus'"),
-        ({"v_min": 5.0, "v_max": 1.0}, "v_min must be < v_max"),
-        ({"num_bins": 1}, "num_bins"),
-        ({"num_binz": 51}, "did you mean 'num_bins'"),
-        ({"loss": "two_hot", "sigma_ratio": 0.5}, "does not take"),
-    ],
-)
-def test_invalid_hyperparameter_file_fails_clearly(tmp_path, override, message):
+def _bad_file(tmp_path: Path, override: dict) -> Path:
     settings = yaml.safe_load(config_path("hlgauss_dqn").read_text())["CartPole-v1"]
     settings.update(override)
     conf = tmp_path / "bad.yml"
     conf.write_text(yaml.safe_dump({"CartPole-v1": settings}))
+    return conf
+
+
+def test_invalid_hyperparameter_file_fails_clearly_from_the_cli(tmp_path):
+    conf = _bad_file(tmp_path, {"loss": "hl_gaus"})
     result = zoo("train", "--env", "CartPole-v1", "--conf-file", str(conf), "-n", "100", "-f", "logs", cwd=tmp_path, check=False)
     assert result.returncode == 2
-    assert message in result.stderr and "bad.yml [CartPole-v1]" in result.stderr
+    assert "bad.yml [CartPole-v1]: Unknown loss 'hl_gaus'. Registered losses:" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "logs").glob("*/*/*.zip"))
 
 
-def test_missing_env_entry_fails_clearly(tmp_path):
-    result = zoo("train", "--env", "MountainCar-v0", "-n", "100", "-f", "logs", cwd=tmp_path, check=False)
-    assert result.returncode == 2 and "Hyperparameters not found" in result.stderr
-    assert "Traceback" not in result.stderr
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"v_min": 5.0, "v_max": 1.0}, "v_min must be < v_max"),
+        ({"v_min": float("nan")}, "finite"),
+        ({"num_bins": 1}, "num_bins"),
+        ({"value_transform": "log"}, "log"),
+        ({"num_binz": 51}, "did you mean 'num_bins'"),
+        ({"loss": "two_hot", "sigma_ratio": 0.5}, "does not take"),
+        ({"sigma_ratio": -1.0}, "sigma_ratio"),
+    ],
+)
+def test_invalid_hyperparameter_file_fails_clearly(tmp_path, monkeypatch, capsys, override, message):
+    """Same entry point, in process (fast): exit status 2 and one line naming the file and the problem."""
+    from sb3_hlgauss.zoo.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    conf = _bad_file(tmp_path, override)
+    assert main(["train", "--env", "CartPole-v1", "--conf-file", str(conf), "-n", "100", "-f", "logs"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("sb3_hlgauss.zoo: error: ") and "bad.yml [CartPole-v1]" in error and message in error
+    assert not list((tmp_path / "logs").glob("*/*/*.zip"))
+
+
+def test_missing_env_entry_fails_clearly(tmp_path, monkeypatch, capsys):
+    from sb3_hlgauss.zoo.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    assert main(["train", "--env", "MountainCar-v0", "-n", "100", "-f", "logs"]) == 2
+    assert "Hyperparameters not found for hlgauss_dqn-MountainCar-v0" in capsys.readouterr().err
 
 
 @pytest.mark.slow
