@@ -24,37 +24,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch as th  # noqa: E402
 from stable_baselines3 import DQN  # noqa: E402
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
 
 from sb3_hlgauss import HLGaussDQN, available_losses  # noqa: E402
-
-
-class MSEDQN(DQN):
-    """SB3's DQN with the squared TD error instead of the Huber loss (the regression baseline of the paper)."""
-
-    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
-        losses = []
-        for _ in range(gradient_steps):
-            data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
-            discounts = data.discounts if data.discounts is not None else self.gamma
-            with th.no_grad():
-                next_q = self.q_net_target(data.next_observations).max(dim=1, keepdim=True).values
-                target = data.rewards + (1 - data.dones) * discounts * next_q
-            current = th.gather(self.q_net(data.observations), dim=1, index=data.actions.long())
-            loss = F.mse_loss(current, target)
-            losses.append(loss.item())
-            self.policy.optimizer.zero_grad()
-            loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-            self.policy.optimizer.step()
-        self._n_updates += gradient_steps
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/loss", float(np.mean(losses)))
+from sb3_hlgauss.baselines import MSEDQN  # noqa: E402  (SB3's DQN with the squared TD error)
 
 
 class EpisodeReturns(BaseCallback):
