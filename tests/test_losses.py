@@ -295,3 +295,18 @@ def test_user_defined_loss_is_selectable_by_name():
 def test_register_rejects_non_loss_classes():
     with pytest.raises(TypeError, match="ClassificationLoss subclass"):
         register_loss("nope")(dict)
+
+
+def test_c51_shifts_the_distribution_to_given_next_values():
+    """SAC folds -alpha log pi into V(s'): C51 moves the whole next distribution by that offset."""
+    loss = make_loss("c51", v_min=-20, v_max=20, num_bins=81, value_transform="identity")
+    next_logits = -((th.arange(81, dtype=th.float64) - 40.0) ** 2 / 20.0).expand(3, 81)  # mass near 0
+    offset = th.tensor([-1.5, 0.0, 2.25], dtype=th.float64)
+    next_values = loss.to_value(next_logits) + offset
+    rewards = th.tensor([0.5, -1.0, 0.0], dtype=th.float64)
+    discounts = th.tensor([0.9, 0.9, 0.0], dtype=th.float64)
+    target = loss.td_target(rewards, discounts, next_logits, next_values=next_values)
+    decoded = (target.probs * loss.bin_centers(th.float64)).sum(-1)
+    th.testing.assert_close(decoded, rewards + discounts * next_values)
+    without = loss.td_target(rewards, discounts, next_logits)
+    th.testing.assert_close((without.probs * loss.bin_centers(th.float64)).sum(-1), rewards + discounts * loss.to_value(next_logits))

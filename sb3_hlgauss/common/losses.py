@@ -187,15 +187,26 @@ class ClassificationLoss(nn.Module):
         :param next_logits: Logits of the bootstrap distribution at the next state, ``(*batch, K)``.
         :param next_values: ``V(s')`` in value units if the caller has it already (it is
             ``to_value(next_logits)``, possibly with a term such as SAC's entropy folded in);
-            losses that use the whole distribution (C51) still read ``next_logits``.
+            distributional losses (C51) shift the next-state distribution to have this value.
         """
+        rewards, discounts, next_values = self._bellman_inputs(rewards, discounts, next_logits, next_values)
+        return self.target(rewards + discounts * next_values)
+
+    def _bellman_inputs(
+        self,
+        rewards: th.Tensor,
+        discounts: th.Tensor | float,
+        next_logits: th.Tensor,
+        next_values: th.Tensor | None,
+    ) -> tuple[th.Tensor, th.Tensor | float, th.Tensor]:
+        """Rewards, discounts and next values reshaped to the batch shape of ``next_logits``."""
         batch_shape = next_logits.shape[:-1]
         if next_values is None:
             next_values = self.to_value(next_logits)
         rewards = rewards.reshape(batch_shape)
         if isinstance(discounts, th.Tensor):
             discounts = discounts.reshape(batch_shape)
-        return self.target(rewards + discounts * next_values.reshape(batch_shape))
+        return rewards, discounts, next_values.reshape(batch_shape)
 
     # ------------------------------------------------------------------- loss
     def forward(self, logits: th.Tensor, target: TDTarget | th.Tensor) -> th.Tensor:
@@ -377,19 +388,22 @@ class C51Loss(TwoHotLoss):
         next_logits: th.Tensor,
         next_values: th.Tensor | None = None,
     ) -> TDTarget:
-        batch_shape = next_logits.shape[:-1]
         next_logits = _as_float(next_logits)
-        rewards = rewards.reshape(batch_shape).to(next_logits.dtype)
-        if isinstance(discounts, th.Tensor):
-            discounts = discounts.reshape(batch_shape).to(next_logits.dtype)
-        # The scalar target is only used for logging and the clip count; the distribution is what is learnt.
-        expected = self.target(rewards + discounts * self.to_value(next_logits))
+        distribution_values = self.to_value(next_logits)
+        rewards, discounts, next_values = self._bellman_inputs(
+            rewards, discounts, next_logits, distribution_values if next_values is None else next_values
+        )
+        # The scalar target is only logged and counted as clipped; the distribution is what is learnt.
+        expected = self.target(rewards + discounts * next_values)
 
         atoms = self.bin_centers(next_logits.dtype)
         low, high = self.target_range
         if isinstance(discounts, th.Tensor):
             discounts = discounts.unsqueeze(-1)
-        shifted = rewards.unsqueeze(-1) + discounts * self.value_transform.inverse(atoms)
+        # Atoms in value units, shifted so that the distribution's value is next_values (e.g. SAC's
+        # entropy term); the offset is 0 when next_values is not given.
+        next_atoms = self.value_transform.inverse(atoms) + (next_values - distribution_values).unsqueeze(-1)
+        shifted = rewards.unsqueeze(-1) + discounts * next_atoms
         shifted = self.value_transform.forward(shifted).clamp(low, high)
         # probs[..., i] = sum_j p_j * weight(shifted_j -> atom_i): a batched matrix-vector product.
         weights = _triangle_weights(shifted, atoms, self.bin_width)
