@@ -179,6 +179,19 @@ def test_continuous_samplers_add_loss_settings(algo):
     assert ("sigma_ratio" in trial.params) == (sampled["loss"] == "hl_gauss")
 
 
+def test_converter_turns_stored_trials_into_constructor_arguments():
+    params = dict(
+        one_minus_gamma=0.02, batch_size_pow=6, learning_rate=3e-4, train_freq=2, tau=0.01, net_arch="small",
+        noise_type=None, noise_std=0.2, loss="c51", num_bins=51, v_range_scale=2.0,
+    )  # fmt: skip
+    hyperparams = convert_classification_params(params)
+    assert hyperparams["gamma"] == pytest.approx(0.98) and hyperparams["batch_size"] == 64
+    assert hyperparams["policy_kwargs"] == {"net_arch": [64, 64]}
+    assert (hyperparams["loss"], hyperparams["num_bins"], hyperparams["sigma_ratio"]) == ("c51", 51, None)
+    assert hyperparams["v_range_scale"] == 2.0  # resolved against the file by the experiment manager
+    assert "noise_type" not in hyperparams and "noise_std" not in hyperparams
+
+
 # --------------------------------------------------------------------------------------------------
 # End to end through the CLI
 # --------------------------------------------------------------------------------------------------

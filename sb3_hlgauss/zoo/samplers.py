@@ -156,6 +156,10 @@ def convert_classification_params(params: dict[str, Any]) -> dict[str, Any]:
     rest = {key: value for key, value in params.items() if key not in LOSS_PARAM_NAMES}
     hyperparams = hyperparams_opt.convert_offpolicy_params(rest)
     hyperparams.update(convert_loss_params(ours))
+    if "noise_type" in hyperparams and hyperparams["noise_type"] is None:
+        # TD3 trial without action noise: the zoo would pass noise_type/noise_std to the constructor.
+        hyperparams.pop("noise_type")
+        hyperparams.pop("noise_std", None)
     return hyperparams
 
 
