@@ -103,8 +103,12 @@ def test_register_zoo_in_place():
     for name, algo_class in algos.items():
         assert utils.ALGOS[name] is algo_class
         assert callable(hyperparams_opt.HYPERPARAMS_SAMPLER[name])
-        assert hyperparams_opt.HYPERPARAMS_CONVERTER[name] is convert_classification_params
+        if name in OUR_ALGOS:
+            assert hyperparams_opt.HYPERPARAMS_CONVERTER[name] is convert_classification_params
     assert utils.ALGOS["dqn"].__name__ == "DQN"  # the zoo's own algorithms stay
+    if "mse_dqn" in available_algos(include_baselines=True):  # our MSE baseline, tuned like DQN
+        assert utils.ALGOS["mse_dqn"].__name__ == "MSEDQN"
+        assert "mse_dqn" in hyperparams_opt.HYPERPARAMS_SAMPLER
     assert exp_manager.MinAtarCNN is MinAtarCNN  # YAML policy_kwargs may name it
     assert issubclass(train.ExperimentManager, exp_manager.ExperimentManager)
 
@@ -126,6 +130,8 @@ def test_prepare_args_defaults():
     assert "--deterministic" in prepare_args("enjoy", ["--algo", "hlgauss_dqn"])
     assert "--deterministic" not in prepare_args("enjoy", ["--algo", "hlgauss_dqn", "--stochastic"])
     assert "--deterministic" not in prepare_args("enjoy", ["--algo", "dqn"])
+    # Our MSE baseline defaults to our file, like our algorithms.
+    assert prepare_args("train", ["--algo", "mse_dqn"]) == ["--algo", "mse_dqn", "--conf-file", str(config_path("mse_dqn"))]
 
 
 def test_sampler_merges_with_the_file():

@@ -19,7 +19,7 @@ import yaml
 
 pytest.importorskip("rl_zoo3")
 
-from sb3_hlgauss.zoo import BASELINE_ALGOS, OUR_ALGOS, available_algos, config_dir, register_zoo  # noqa: E402
+from sb3_hlgauss.zoo import OUR_ALGOS, OUR_BASELINES, available_algos, config_dir, register_zoo  # noqa: E402
 from sb3_hlgauss.zoo.__main__ import main  # noqa: E402
 from sb3_hlgauss.zoo.exp_manager import validate_hyperparams  # noqa: E402
 
@@ -48,8 +48,9 @@ def _entries() -> list[tuple[str, str, str]]:
 
 
 def _skip_reason(algo: str, env_id: str) -> str | None:
-    if algo in OUR_ALGOS and algo not in available_algos():
-        return f"{OUR_ALGOS[algo][1]} is not importable in this version of sb3_hlgauss"
+    ours = {**OUR_ALGOS, **OUR_BASELINES}
+    if algo in ours and algo not in available_algos(include_baselines=True):
+        return f"{ours[algo][1]} is not importable in this version of sb3_hlgauss"
     packages = [package for marker, package in ENV_PACKAGES.items() if marker in env_id]
     if any(name in env_id for name in MUJOCO):
         packages.append("mujoco")
@@ -64,7 +65,7 @@ ENTRIES = _entries()
 
 def test_config_files_present_and_packaged():
     names = {path.stem for path in CONFIG_DIR.glob("*.yml")}
-    assert {"hlgauss_dqn", "hlgauss_sac", "hlgauss_td3", *BASELINE_ALGOS} <= names
+    assert {"hlgauss_dqn", "hlgauss_sac", "hlgauss_td3", "dqn", "mse_dqn", "sac", "td3"} <= names
     # The installed package finds the same files (the wheel ships them as sb3_hlgauss/zoo_configs).
     assert {path.stem for path in config_dir().glob("*.yml")} == names
 
@@ -82,10 +83,13 @@ def test_required_environments_covered():
     assert atari["learning_rate"] == pytest.approx(4 * baseline_atari["learning_rate"])  # the paper's 4x
 
 
-@pytest.mark.parametrize("algo", BASELINE_ALGOS)
-def test_baselines_match_our_settings(algo):
-    """The SB3 baseline files hold the same settings as ours, minus the loss (like with like)."""
-    ours = _load(CONFIG_DIR / f"hlgauss_{algo}.yml")
+BASELINE_PAIRS = [("dqn", "hlgauss_dqn"), ("mse_dqn", "hlgauss_dqn"), ("sac", "hlgauss_sac"), ("td3", "hlgauss_td3")]
+
+
+@pytest.mark.parametrize(("algo", "ours_name"), BASELINE_PAIRS)
+def test_baselines_match_our_settings(algo, ours_name):
+    """The regression baseline files hold the same settings as ours, minus the loss (like with like)."""
+    ours = _load(CONFIG_DIR / f"{ours_name}.yml")
     baseline = _load(CONFIG_DIR / f"{algo}.yml")
     assert set(ours) == set(baseline)
     for env_key, settings in ours.items():
@@ -93,10 +97,10 @@ def test_baselines_match_our_settings(algo):
         expected = dict(shared)
         got = dict(baseline[env_key])
         assert not set(got) & set(LOSS_KEYS), f"{algo}.yml [{env_key}] sets loss settings"
-        if algo == "dqn" and env_key == "atari":  # the paper's MSE DQN optimiser
+        if algo in ("dqn", "mse_dqn") and env_key == "atari":  # the paper's MSE DQN optimiser
             for key in ATARI_BASELINE_DIFF:
                 expected.pop(key), got.pop(key)
-        assert got == expected, f"{algo}.yml [{env_key}] differs from hlgauss_{algo}.yml beyond the loss"
+        assert got == expected, f"{algo}.yml [{env_key}] differs from {ours_name}.yml beyond the loss"
 
 
 @pytest.mark.parametrize(("algo", "key"), sorted({(algo, key) for algo, key, _ in ENTRIES}))
@@ -126,7 +130,7 @@ def test_entry_builds_and_trains(algo, key, env_id, tmp_path, monkeypatch):
     settings = _load(CONFIG_DIR / f"{algo}.yml")[key]
     # Small buffer, early learning: a few hundred steps with real updates.
     overrides = ["learning_starts:64", "buffer_size:1000"]
-    if "batch_size" in settings or algo in ("sac", "td3", "hlgauss_sac", "hlgauss_td3"):
+    if "batch_size" in settings or algo in ("sac", "td3", "hlgauss_sac", "hlgauss_td3"):  # noqa: SIM102
         overrides.append("batch_size:32")
     args = [
         "train", "--algo", algo, "--env", env_id, "-n", "200", "--eval-freq", "-1", "-f", str(tmp_path / "logs"),

@@ -27,8 +27,15 @@ OUR_ALGOS: dict[str, tuple[str, str]] = {
     "hlgauss_sac": ("sb3_hlgauss.hlgauss_sac", "HLGaussSAC"),
     "hlgauss_td3": ("sb3_hlgauss.hlgauss_td3", "HLGaussTD3"),
 }
-#: SB3 algorithms with a baseline config of ours (same settings, SB3's Huber/MSE critic).
-BASELINE_ALGOS = ("dqn", "sac", "td3")
+#: Our regression baselines: zoo name -> (module, class). Registered when importable.
+OUR_BASELINES: dict[str, tuple[str, str]] = {
+    "mse_dqn": ("sb3_hlgauss.baselines", "MSEDQN"),
+}
+#: Algorithms with a baseline config of ours (same settings as ours, regression critic):
+#: SB3's DQN (Huber loss), SAC and TD3 (MSE), and our MSEDQN (the paper's MSE baseline).
+BASELINE_ALGOS = ("dqn", "mse_dqn", "sac", "td3")
+#: Zoo names whose default --conf-file is ours.
+DEFAULT_CONF_ALGOS = (*OUR_ALGOS, *OUR_BASELINES)
 #: Names that YAML ``policy_kwargs`` strings may use (the zoo evals them in ``rl_zoo3.exp_manager``).
 POLICY_KWARGS_NAMES = ("MinAtarCNN",)
 
@@ -54,10 +61,11 @@ def config_path(algo: str) -> Path:
     return path
 
 
-def available_algos() -> dict[str, type]:
+def available_algos(include_baselines: bool = False) -> dict[str, type]:
     """Our algorithms that can be imported now (HL-Gauss SAC/TD3 may be absent in older versions)."""
     found = {}
-    for name, (module_name, class_name) in OUR_ALGOS.items():
+    table = {**OUR_ALGOS, **OUR_BASELINES} if include_baselines else OUR_ALGOS
+    for name, (module_name, class_name) in table.items():
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -69,7 +77,8 @@ def available_algos() -> dict[str, type]:
 
 
 def register_zoo() -> dict[str, type]:
-    """Register our algorithms, samplers, converters and environments with rl-zoo3, in place.
+    """Register our algorithms (and the ``mse_dqn`` baseline), samplers, converters and environments with
+    rl-zoo3, in place.
 
     Idempotent. Also installs :class:`~sb3_hlgauss.zoo.exp_manager.HLGaussExperimentManager` as the
     experiment manager of ``rl_zoo3.train`` and makes ``MinAtarCNN`` usable in YAML ``policy_kwargs``.
@@ -84,11 +93,15 @@ def register_zoo() -> dict[str, type]:
     from sb3_hlgauss.zoo import envs, samplers
     from sb3_hlgauss.zoo.exp_manager import HLGaussExperimentManager
 
-    algos = available_algos()
+    algos = available_algos(include_baselines=True)
     utils.ALGOS.update(algos)
     for name in algos:
-        hyperparams_opt.HYPERPARAMS_SAMPLER[name] = samplers.SAMPLERS[name]
-        hyperparams_opt.HYPERPARAMS_CONVERTER[name] = samplers.convert_classification_params
+        if name in samplers.SAMPLERS:
+            hyperparams_opt.HYPERPARAMS_SAMPLER[name] = samplers.SAMPLERS[name]
+            hyperparams_opt.HYPERPARAMS_CONVERTER[name] = samplers.convert_classification_params
+        else:  # MSEDQN: tuned like the zoo's DQN
+            hyperparams_opt.HYPERPARAMS_SAMPLER[name] = samplers.merging(hyperparams_opt.sample_dqn_params)
+            hyperparams_opt.HYPERPARAMS_CONVERTER[name] = hyperparams_opt.convert_offpolicy_params
     # The zoo's own DQN/SAC/TD3 samplers replace the file's policy_kwargs; make them merge (baselines).
     for name in BASELINE_ALGOS:
         if name in hyperparams_opt.HYPERPARAMS_SAMPLER:
@@ -100,4 +113,4 @@ def register_zoo() -> dict[str, type]:
     return algos
 
 
-__all__ = ["BASELINE_ALGOS", "OUR_ALGOS", "available_algos", "config_dir", "config_path", "register_zoo"]
+__all__ = ["BASELINE_ALGOS", "DEFAULT_CONF_ALGOS", "OUR_ALGOS", "OUR_BASELINES", "available_algos", "config_dir", "config_path", "register_zoo"]

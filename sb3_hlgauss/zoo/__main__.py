@@ -6,7 +6,7 @@ every flag of the zoo's scripts. What this entry point adds:
 
 * ``--algo`` defaults to ``hlgauss_dqn`` (the zoo's default is ``ppo``); ``train`` with no flags at all
   runs ``--algo hlgauss_dqn --env CartPole-v1``.
-* For our algorithms, ``--conf-file`` defaults to our ``zoo_configs/<algo>.yml``;
+* For our algorithms (and our ``mse_dqn`` baseline), ``--conf-file`` defaults to our ``zoo_configs/<algo>.yml``;
   ``--conf-file sb3_hlgauss`` selects our file for any algorithm we ship one for, e.g. the
   baselines ``dqn``, ``sac``, ``td3`` with the same settings as the HL-Gauss runs.
 * ``enjoy`` of our algorithms acts greedily (``--deterministic``) unless ``--stochastic`` is given,
@@ -23,7 +23,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from sb3_hlgauss.zoo import BASELINE_ALGOS, OUR_ALGOS, config_dir, config_path
+from sb3_hlgauss.zoo import BASELINE_ALGOS, DEFAULT_CONF_ALGOS, OUR_ALGOS, config_dir, config_path
 
 ZOO_COMMANDS = ("train", "enjoy", "plot_train", "plot_from_file", "all_plots")
 DEFAULT_ALGO = "hlgauss_dqn"
@@ -33,7 +33,7 @@ OUR_CONF_ALIASES = ("sb3_hlgauss", "sb3-hlgauss")
 
 USAGE = f"""usage: python -m sb3_hlgauss.zoo {{{",".join(ZOO_COMMANDS)},config-path}} [zoo flags]
 
-Registers the sb3-hlgauss algorithms ({", ".join(OUR_ALGOS)}) with RL Zoo and runs the zoo's command.
+Registers the sb3-hlgauss algorithms ({", ".join(DEFAULT_CONF_ALGOS)}) with RL Zoo and runs the zoo's command.
 Our algorithms use sb3_hlgauss's zoo_configs/<algo>.yml unless --conf-file is given;
 --conf-file sb3_hlgauss selects our baseline file for {", ".join(BASELINE_ALGOS)}.
 `python -m sb3_hlgauss.zoo train` alone trains hlgauss_dqn on CartPole-v1. See docs/zoo.md.
@@ -84,11 +84,11 @@ def prepare_args(command: str, args: Sequence[str]) -> list[str]:
         algo = DEFAULT_ALGO
         args = ["--algo", algo, *args]
     if command == "train":
-        if known.conf_file is None and algo in OUR_ALGOS:
+        if known.conf_file is None and algo in DEFAULT_CONF_ALGOS:
             args += ["--conf-file", str(config_path(algo))]
         elif known.conf_file in OUR_CONF_ALIASES:
             args = _replace_conf(args, str(config_path(algo)))
-    elif command == "enjoy" and algo in OUR_ALGOS and not (known.deterministic or known.stochastic):
+    elif command == "enjoy" and algo in DEFAULT_CONF_ALGOS and not (known.deterministic or known.stochastic):
         args.append("--deterministic")
     return args
 
