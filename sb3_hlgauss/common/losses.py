@@ -405,9 +405,17 @@ class C51Loss(TwoHotLoss):
         next_atoms = self.value_transform.inverse(atoms) + (next_values - distribution_values).unsqueeze(-1)
         shifted = rewards.unsqueeze(-1) + discounts * next_atoms
         shifted = self.value_transform.forward(shifted).clamp(low, high)
-        # probs[..., i] = sum_j p_j * weight(shifted_j -> atom_i): a batched matrix-vector product.
-        weights = _triangle_weights(shifted, atoms, self.bin_width)
-        probs = th.einsum("...j,...ji->...i", th.softmax(next_logits, dim=-1), weights)
+        # Split each shifted atom's probability between its lower and upper neighbouring atoms.
+        # Clamping the lower index to K - 2 keeps the two distinct, so an atom that lands exactly on
+        # a support point (including the last one) keeps all of its mass.
+        position = (shifted - atoms[0]) / self.bin_width
+        lower = position.floor().clamp_(0, self.num_bins - 2)
+        upper_weight = position - lower
+        next_probs = th.softmax(next_logits, dim=-1)
+        lower = lower.long()
+        probs = th.zeros_like(next_probs)
+        probs.scatter_add_(-1, lower, next_probs * (1.0 - upper_weight))
+        probs.scatter_add_(-1, lower + 1, next_probs * upper_weight)
         return TDTarget(probs, expected.scalar, expected.clipped)
 
 
