@@ -34,7 +34,7 @@ from benchmarks.suites import MINATAR_RANDOM_SCORES, _steps_label
 VARIANT_ORDER = ["mse", "huber", "hl_gauss", "two_hot", "c51", "categorical_mse", "sac", "sac_hl_gauss"]
 NAMES = {
     "mse": "MSE",
-    "huber": "Huber (SB3 DQN)",
+    "huber": "Huber (SB3)",
     "hl_gauss": "HL-Gauss",
     "two_hot": "Two-Hot",
     "c51": "C51",
@@ -46,6 +46,7 @@ NAMES = {
 
 def display(label: str) -> str:
     base, _, opt = label.partition("@")
+    opt = {"clslr": "lr x4", "reglr": "lr /4"}.get(opt, opt)
     return NAMES.get(base, base) + (f" ({opt})" if opt else "")
 
 

@@ -1,0 +1,57 @@
+"""Refresh the generated tables of ``docs/benchmarks.md`` from the analysis summaries.
+
+``python -m benchmarks.update_docs`` re-runs the analyses listed in :data:`ANALYSES` (when their
+result files exist) and replaces each block between ``<!-- generated:NAME -->`` and
+``<!-- /generated:NAME -->`` in the docs page with the corresponding ``summary.md``. Text outside
+the blocks (the interpretation) is left alone: re-read it after the numbers change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from benchmarks.analyze import analyze
+from benchmarks.run import RESULTS_DIR
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+#: block name -> (suites analysed together, budget in env steps)
+ANALYSES: dict[str, tuple[list[str], int | None]] = {
+    "minatar": (["minatar", "minatar_lr"], 100_000),
+    "noise": (["noise"], 100_000),
+    "sac": (["sac"], None),
+}
+
+
+def _demote(markdown: str) -> str:
+    """Headings of a summary become level-4 headings inside the docs page."""
+    return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 3) + " ", markdown, flags=re.M)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=2000)
+    args = parser.parse_args(argv)
+    text = DOCS.read_text()
+    for name, (suites, steps) in ANALYSES.items():
+        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.S)
+        if not pattern.search(text):
+            continue
+        try:
+            summary = analyze(suites, RESULTS_DIR, steps, reps=args.reps)
+        except FileNotFoundError:
+            continue
+        block = _demote(summary["markdown"]).replace("\\", "\\\\")
+        text = pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), text)
+        print(f"updated {name} from {summary['out_dir']}")
+    plasticity = RESULTS_DIR / "plasticity" / "summary.md"
+    pattern = re.compile(r"(<!-- generated:plasticity -->\n).*?(<!-- /generated:plasticity -->)", re.S)
+    if plasticity.exists() and pattern.search(text):
+        text = pattern.sub(lambda m: m.group(1) + plasticity.read_text() + m.group(2), text)
+    DOCS.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
