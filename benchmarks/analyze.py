@@ -46,7 +46,7 @@ NAMES = {
 
 def display(label: str) -> str:
     base, _, opt = label.partition("@")
-    opt = {"clslr": "lr x4", "reglr": "lr /4"}.get(opt, opt)
+    opt = ", ".join({"clslr": "lr x4", "reglr": "lr /4", "asym": "support [-5, 105]"}.get(o, o) for o in opt.split("+") if o)
     return NAMES.get(base, base) + (f" ({opt})" if opt else "")
 
 
