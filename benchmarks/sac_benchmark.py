@@ -23,7 +23,7 @@ r_max = pi^2 + 0.1 * 8^2 + 0.001 * 2^2 = 16.27: the hand-set range rule).
 
 Example::
 
-    OMP_NUM_THREADS=1 python benchmarks/sac_benchmark.py throughput --env HalfCheetah-v5 --steps 1500 --repeats 3
+    OMP_NUM_THREADS=1 python benchmarks/sac_benchmark.py throughput --env HalfCheetah-v5 --steps 1000 --repeats 5 --extra-bins 51 64
     OMP_NUM_THREADS=1 python benchmarks/sac_benchmark.py curves --seeds 0 1 2
     python benchmarks/sac_benchmark.py report
 """
@@ -48,7 +48,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_hlgauss import HLGaussSAC
 
-RESULTS = Path(__file__).resolve().parent / "results" / "sac"
+RESULTS = Path(__file__).resolve().parent / "results" / "sac"  # --results-dir overrides it
 GAMMA = 0.99
 PENDULUM_R_MAX = math.pi**2 + 0.1 * 8**2 + 0.001 * 2**2
 
@@ -70,6 +70,8 @@ def make_model(variant: str, env_id: str, seed: int, learning_starts: int) -> SA
         return SAC("MlpPolicy", env_id, **kwargs)
     if variant == "hlgauss_sac":
         return HLGaussSAC("MlpPolicy", env_id, **kwargs)
+    if variant.startswith("hlgauss_sac_") and variant.removeprefix("hlgauss_sac_").isdigit():  # e.g. hlgauss_sac_51
+        return HLGaussSAC("MlpPolicy", env_id, num_bins=int(variant.removeprefix("hlgauss_sac_")), **kwargs)
     if variant == "hlgauss_sac_rmax":
         v_bound = 1.05 * PENDULUM_R_MAX / (1 - GAMMA)
         return HLGaussSAC("MlpPolicy", env_id, value_transform="identity", v_min=-v_bound, v_max=0.05 * v_bound, **kwargs)
@@ -80,6 +82,7 @@ def make_model(variant: str, env_id: str, seed: int, learning_starts: int) -> SA
 def throughput(args: argparse.Namespace) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     rates: dict[str, list[float]] = {"sac": [], "hlgauss_sac": []}
+    rates.update({f"hlgauss_sac_{bins}": [] for bins in args.extra_bins})
     for repeat in range(args.repeats):
         for variant in rates:  # interleaved: load changes on a shared machine hit both alike
             model = make_model(variant, args.env, seed=repeat, learning_starts=args.warmup)
@@ -97,16 +100,22 @@ def throughput(args: argparse.Namespace) -> None:
         torch_threads=th.get_num_threads(),
         env_steps_per_s=rates,
         median_env_steps_per_s=medians,
-        ratio_of_medians=medians["hlgauss_sac"] / medians["sac"],
-        median_of_paired_ratios=statistics.median(h / s for h, s in zip(rates["hlgauss_sac"], rates["sac"])),
+        ratio_of_medians={v: medians[v] / medians["sac"] for v in rates if v != "sac"},
+        median_of_paired_ratios={
+            v: statistics.median(h / s for h, s in zip(rates[v], rates["sac"])) for v in rates if v != "sac"
+        },
         hyperparameters=dict(COMMON, net_arch=[256, 256], gradient_steps=1, train_freq=1),
     )
     out = RESULTS / f"throughput_{args.env}.json"
     out.write_text(json.dumps(result, indent=2))
-    print(
-        f"\n{args.env}: SAC {medians['sac']:.1f} env-steps/s, HLGaussSAC {medians['hlgauss_sac']:.1f} env-steps/s, "
-        f"ratio {result['ratio_of_medians']:.3f} (median of paired ratios {result['median_of_paired_ratios']:.3f}) -> {out}"
-    )
+    print(f"\n{args.env}: SAC {medians['sac']:.1f} env-steps/s (median of {args.repeats})")
+    for v in rates:
+        if v != "sac":
+            print(
+                f"{v:16s} {medians[v]:6.1f} env-steps/s, ratio of medians {result['ratio_of_medians'][v]:.3f}, "
+                f"median of paired ratios {result['median_of_paired_ratios'][v]:.3f}"
+            )
+    print(f"-> {out}")
 
 
 # ----------------------------------------------------------------------------- curves
@@ -238,14 +247,20 @@ def main() -> None:
     p.add_argument("--env", default="HalfCheetah-v5")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--warmup", type=int, default=300)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--extra-bins", nargs="*", type=int, default=[], help="also time HLGaussSAC with these num_bins")
     p = sub.add_parser("curves")
     p.add_argument("--envs", nargs="+", default=list(BUDGETS))
     p.add_argument("--variants", nargs="+", default=["sac", "hlgauss_sac", "hlgauss_sac_rmax"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=None, help="override the env steps of every env's budget")
     sub.add_parser("report")
+    for p in sub.choices.values():
+        p.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/sac")
     args = parser.parse_args()
+    if args.results_dir is not None:
+        global RESULTS
+        RESULTS = args.results_dir
     {"throughput": throughput, "curves": curves, "report": report}[args.mode](args)
 
 
