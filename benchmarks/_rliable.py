@@ -31,7 +31,7 @@ def _import_arch_bootstrap() -> None:
 
 _import_arch_bootstrap()
 
-from rliable import library as rly  # noqa: E402
-from rliable import metrics  # noqa: E402
+from rliable import library as rly
+from rliable import metrics
 
 __all__ = ["metrics", "rly"]

@@ -154,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     plot(results, args.steps_per_phase, args.out / "plasticity.png")
 
     lines = [
-        f"Final-phase training MSE per offset b (mean +- std over {len(args.seeds)} seed(s); {args.steps_per_phase} steps "
-        f"per phase; target variance within a phase ~0.5)", "",
+        (f"Final-phase training MSE per offset b (mean +- std over {len(args.seeds)} seed(s); "
+         f"{args.steps_per_phase} steps per phase; target variance within a phase ~0.5)"),
+        "",
         "| variant | " + " | ".join(f"b={b:g}" for b in OFFSETS) + " |", "|---" * (len(OFFSETS) + 1) + "|",
     ]
     for variant in args.variants:

@@ -228,7 +228,7 @@ def expand(
     for group in SUITES[suite]:
         total = steps or group.total_steps
         if budget_scale is not None:
-            total = max(1, int(round(total * budget_scale)))
+            total = max(1, round(total * budget_scale))
         for seed in seeds if seeds is not None else group.seeds:
             for env in group.envs:
                 if envs is not None and env not in envs:

@@ -26,7 +26,7 @@ ANALYSES: dict[str, tuple[list[str], int | None]] = {
 
 def _demote(markdown: str) -> str:
     """Headings of a summary become level-4 headings inside the docs page."""
-    return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 3) + " ", markdown, flags=re.M)
+    return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 3) + " ", markdown, flags=re.MULTILINE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = DOCS.read_text()
     for name, (suites, steps) in ANALYSES.items():
-        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.DOTALL)
         if not pattern.search(text):
             continue
         try:
@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError:
             continue
         block = _demote(summary["markdown"]).replace("\\", "\\\\")
-        text = pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), text)
+        text = pattern.sub(lambda m, block=block: m.group(1) + block + "\n" + m.group(2), text)
         print(f"updated {name} from {summary['out_dir']}")
     plasticity = RESULTS_DIR / "plasticity" / "summary.md"
-    pattern = re.compile(r"(<!-- generated:plasticity -->\n).*?(<!-- /generated:plasticity -->)", re.S)
+    pattern = re.compile(r"(<!-- generated:plasticity -->\n).*?(<!-- /generated:plasticity -->)", re.DOTALL)
     if plasticity.exists() and pattern.search(text):
         text = pattern.sub(lambda m: m.group(1) + plasticity.read_text() + m.group(2), text)
     DOCS.write_text(text)

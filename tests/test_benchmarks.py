@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("matplotlib")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks/ package lives at the repo root
 
-from benchmarks import analyze, run  # noqa: E402
-from benchmarks.algos import MSEDQN, UniformRewardNoise  # noqa: E402
-from benchmarks.suites import SUITES, RunSpec, expand  # noqa: E402
+from benchmarks import analyze, run
+from benchmarks.algos import MSEDQN, UniformRewardNoise
+from benchmarks.suites import SUITES, RunSpec, expand
 
 
 def test_suites_expand_with_overrides():
