@@ -181,9 +181,9 @@ def plot_learning_curves(results, path: Path, reps: int = 500) -> None:
         means = [e["mean"] for e in r["evals"]]
         curves[_group_key(r)][r["spec"]["label"]].append((steps, means))
     games = sorted(curves)
-    cols = min(len(games), 5)
+    cols = min(len(games), 3)
     rows = int(np.ceil(len(games) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
     colours = {}
     for ax, game in zip(axes.flat, games):
         for label in _order(curves[game]):
