@@ -187,7 +187,7 @@ SUITES: dict[str, list[Group]] = {
         ),
     ],
     # Suite D: continuous control, SAC vs HLGaussSAC with the package's default support (symlog, 101 bins).
-    "sac": [
+    "continuous": [
         Group(["Pendulum-v1"], ["sac", "sac_hl_gauss"], [0, 1, 2], 20_000,
               dict(policy="MlpPolicy", learning_starts=1_000), n_evals=10, eval_episodes=10),
         Group(["HalfCheetah-v5", "Hopper-v5"], ["sac", "sac_hl_gauss"], [0, 1, 2], 300_000,
