@@ -38,7 +38,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "sb3_dqn": {},
     "hl_gauss_default": dict(loss="hl_gauss"),
     "hl_gauss_51_identity": dict(loss="hl_gauss", num_bins=51, v_min=-10.0, v_max=10.0, value_transform="identity"),
+    # Not a usable critic: 2 bins isolate the cost of the loss computation from that of the wider head.
+    "hl_gauss_2_bins": dict(loss="hl_gauss", num_bins=2, v_min=-200.0, v_max=200.0, value_transform="identity"),
 }
+DEFAULT_VARIANTS = ["sb3_dqn", "hl_gauss_default", "hl_gauss_51_identity"]
 
 
 def make_model(variant: str, env_id: str, train_freq: int, seed: int):
@@ -73,7 +76,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--envs", nargs="+", default=list(ENVS))
     parser.add_argument("--train-freqs", nargs="+", type=int, default=[1, 4])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/throughput"))
     args = parser.parse_args()
     th.set_num_threads(1)
@@ -107,19 +110,19 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     meta = dict(
-        command="python benchmarks/dqn_throughput.py " + " ".join(
-            [f"--repeats {args.repeats}", f"--steps {args.steps}"]
-        ),
+        command="python benchmarks/dqn_throughput.py "
+        + " ".join([f"--repeats {args.repeats}", f"--steps {args.steps}", "--envs", *args.envs, "--variants", *args.variants]),
         machine=f"{platform.machine()}, {th.get_num_threads()} torch thread, {platform.processor() or 'cpu'}",
         versions=dict(sb3_hlgauss=sb3_hlgauss.__version__, torch=th.__version__),
     )
-    (args.out / "dqn_throughput.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2))
+    name = args.out / ("dqn_throughput" + ("" if args.variants == DEFAULT_VARIANTS else "_" + "_".join(args.variants[1:])))
+    name.with_suffix(".json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2))
     lines = ["| env | train_freq | variant | env-steps/s (median) | ratio vs SB3 DQN |", "|---|---|---|---|---|"]
     lines += [
         f"| {r['env']} | {r['train_freq']} | {r['variant']} | {r['steps_per_s_median']} | {r['ratio_vs_sb3']:.3f} |"
         for r in rows
     ]
-    (args.out / "dqn_throughput.md").write_text("\n".join(lines) + "\n")
+    name.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
