@@ -58,6 +58,8 @@ class TDTarget(NamedTuple):
 
 def _as_float(x: th.Tensor) -> th.Tensor:
     """Promote to at least float32: targets are built in full precision even under mixed precision."""
+    if x.dtype is th.float32 or x.dtype is th.float64:  # the hot path: no dispatch at all
+        return x
     return x.to(th.promote_types(x.dtype, th.float32))
 
 
@@ -109,6 +111,9 @@ class ClassificationLoss(nn.Module):
         edges = th.linspace(low, high, num_bins + 1, dtype=th.float64)
         #: Bin width in transformed units.
         self.bin_width = (high - low) / num_bins
+        # Python floats, read on every call: no tensor-to-scalar transfer in the training step.
+        self._edge_range = (float(edges[0]), float(edges[-1]))
+        self._center_range = (float((edges[0] + edges[1]) / 2), float((edges[-2] + edges[-1]) / 2))
         centers = (edges[:-1] + edges[1:]) / 2
         # Non-persistent: the support is rebuilt from the settings, never read from a checkpoint.
         # float32 copies for the common case, float64 masters for float64 callers.
@@ -121,7 +126,7 @@ class ClassificationLoss(nn.Module):
     @property
     def target_range(self) -> tuple[float, float]:
         """Interval (transformed units) that targets are clipped to: the outer bin edges."""
-        return float(self._edges64[0]), float(self._edges64[-1])
+        return self._edge_range
 
     def bin_centers(self, dtype: th.dtype = th.float32) -> th.Tensor:
         """Bin centres in ``dtype`` (transformed units)."""
@@ -154,7 +159,9 @@ class ClassificationLoss(nn.Module):
 
         :raises ValueError: if a target is NaN or infinite.
         """
-        targets = _as_float(th.as_tensor(targets, device=self.centers.device))
+        if not isinstance(targets, th.Tensor):
+            targets = th.as_tensor(targets, device=self.centers.device)
+        targets = _as_float(targets)
         if not bool(th.isfinite(targets).all()):
             raise ValueError(
                 f"Non-finite TD targets ({int((~th.isfinite(targets)).sum())} of {targets.numel()} are NaN or inf): "
@@ -217,7 +224,8 @@ class ClassificationLoss(nn.Module):
         """
         if not isinstance(target, TDTarget):
             target = self.target(target)
-        return -(target.probs * F.log_softmax(_as_float(logits), dim=-1)).sum(dim=-1).mean()
+        # cross_entropy with class probabilities: one fused call for log_softmax, product, sum and mean.
+        return F.cross_entropy(_as_float(logits).reshape(-1, self.num_bins), target.probs.reshape(-1, self.num_bins))
 
     def extra_repr(self) -> str:
         return (
@@ -335,8 +343,10 @@ class HLGaussLoss(ClassificationLoss):
         scale = 1.0 / (math.sqrt(2.0) * self.sigma)
         edges = self.bin_edges(transformed.dtype)
         cdf = th.special.erf((edges - transformed.unsqueeze(-1)).mul_(scale))
-        # The (1 + erf) / 2 of Phi cancels in the ratio; clipping keeps the normaliser >= erf(0) = 0.
-        return (cdf[..., 1:] - cdf[..., :-1]) / (cdf[..., -1:] - cdf[..., :1])
+        # The (1 + erf) / 2 of Phi cancels in the ratio; the bin masses sum to the normaliser
+        # Phi(e_K) - Phi(e_0), which clipping keeps >= Phi(0) - Phi(-(e_K - e_0) / sigma) > 0.
+        mass = th.diff(cdf, dim=-1)
+        return mass / mass.sum(dim=-1, keepdim=True)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, sigma_ratio={self.sigma_ratio}"
@@ -361,7 +371,7 @@ class TwoHotLoss(ClassificationLoss):
 
     @property
     def target_range(self) -> tuple[float, float]:
-        return float(self._centers64[0]), float(self._centers64[-1])
+        return self._center_range
 
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
         return _triangle_weights(transformed, self.bin_centers(transformed.dtype), self.bin_width)
