@@ -3,7 +3,7 @@
 Nothing here re-implements a classification loss: HL-Gauss, Two-Hot, C51 and the
 categorical-MSE ablation all run through :class:`sb3_hlgauss.HLGaussDQN` (and so through
 ``sb3_hlgauss.common.losses``). The two scalar baselines are SB3's own DQN (Huber loss) and
-:class:`MSEDQN`, SB3's DQN with ``F.mse_loss`` in place of ``F.smooth_l1_loss``.
+:class:`~sb3_hlgauss.baselines.MSEDQN`, SB3's DQN with ``F.mse_loss`` in place of ``F.smooth_l1_loss``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch as th
 from stable_baselines3 import DQN
-from torch.nn import functional as F
+
+from sb3_hlgauss.baselines import MSEDQN
 
 #: Variants of a DQN critic: name -> (algorithm, loss). ``loss=None``: scalar head.
 DQN_VARIANTS: dict[str, tuple[str, str | None]] = {
@@ -31,35 +31,6 @@ SAC_VARIANTS: dict[str, tuple[str, str | None]] = {
     "sac_hl_gauss": ("hlgauss_sac", "hl_gauss"),
 }
 VARIANTS = {**DQN_VARIANTS, **SAC_VARIANTS}
-
-
-class MSEDQN(DQN):
-    """SB3's DQN with the mean squared TD error instead of the Huber loss: the paper's regression
-    baseline. Everything else (target network, gradient clipping, exploration) is SB3's DQN."""
-
-    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
-
-        losses = []
-        for _ in range(gradient_steps):
-            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
-            discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
-            with th.no_grad():
-                next_q_values, _ = self.q_net_target(replay_data.next_observations).max(dim=1)
-                target_q_values = replay_data.rewards + (1 - replay_data.dones) * discounts * next_q_values.reshape(-1, 1)
-            current_q_values = th.gather(self.q_net(replay_data.observations), dim=1, index=replay_data.actions.long())
-            loss = F.mse_loss(current_q_values, target_q_values)
-            losses.append(loss.item())
-
-            self.policy.optimizer.zero_grad()
-            loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-            self.policy.optimizer.step()
-
-        self._n_updates += gradient_steps
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/loss", np.mean(losses))
 
 
 class UniformRewardNoise(gym.RewardWrapper):
