@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 import torch as th
 from stable_baselines3 import DQN
-from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
 from stable_baselines3.common.logger import configure
@@ -14,6 +13,7 @@ from stable_baselines3.common.logger import configure
 from sb3_hlgauss import LOSSES, ClassificationLoss, HLGaussDQN, register_loss
 from sb3_hlgauss.common.torch_layers import MinAtarCNN
 from sb3_hlgauss.hlgauss_dqn import CnnPolicy, HLGaussDQNPolicy, MlpPolicy, MultiInputPolicy
+from tests.helpers import best_evaluation_return
 
 LOSS_NAMES = ["hl_gauss", "two_hot", "c51", "categorical_mse"]
 # RL Zoo's tuned CartPole-v1 DQN hyperparameters (rl_zoo3/hyperparams/dqn.yml), with a 64x64 network
@@ -276,30 +276,11 @@ def test_diverged_critic_stops_training_with_clear_error():
 
 
 # ------------------------------------------------------------------ learning
-def _best_evaluation_return(model, budget: int) -> float:
-    """Train up to ``budget`` steps, evaluating every 2,500 (10 episodes, fixed seed); stop once >= 195.
-
-    DQN's CartPole returns oscillate after the task is solved, so the test asks for the return reached
-    within the budget (RL Zoo's "best model"), not the return at an arbitrary last step.
-    """
-    eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=123)
-    callback = EvalCallback(
-        eval_env,
-        callback_on_new_best=StopTrainingOnRewardThreshold(reward_threshold=195, verbose=0),
-        eval_freq=2_500,
-        n_eval_episodes=10,
-        deterministic=True,
-        verbose=0,
-    )
-    model.learn(budget, callback=callback)
-    return callback.best_mean_reward
-
-
 @pytest.mark.slow
 def test_learns_cartpole_with_default_loss_settings():
     """No loss settings at all: the default support must fit CartPole's returns and learn."""
     model = HLGaussDQN("MlpPolicy", "CartPole-v1", seed=0, **CARTPOLE_KWARGS)
-    assert _best_evaluation_return(model, 50_000) >= 195
+    assert best_evaluation_return(model, "CartPole-v1", 50_000, threshold=195, eval_freq=2_500) >= 195
     assert model.n_clipped_targets == 0
 
 
@@ -310,7 +291,7 @@ def test_learns_cartpole(loss):
         "MlpPolicy", "CartPole-v1", loss=loss, num_bins=51, v_min=0.0, v_max=110.0,
         value_transform="identity", seed=0, **CARTPOLE_KWARGS,
     )
-    assert _best_evaluation_return(model, 50_000) >= 195
+    assert best_evaluation_return(model, "CartPole-v1", 50_000, threshold=195, eval_freq=2_500) >= 195
 
 
 def test_same_network_as_sb3_dqn_but_wider_head():
