@@ -11,7 +11,7 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.type_aliases import GymEnv
 
-from sb3_hlgauss.common.losses import ClassificationLoss, get_loss_class
+from sb3_hlgauss.common.losses import ClassificationLoss, make_loss
 
 #: Default support: wide enough for the returns of most Gymnasium tasks without tuning.
 #: The symlog transform keeps the resolution fine near zero (see the README's "Choosing the support").
@@ -99,9 +99,6 @@ class ClassificationCriticMixin:
         return {key: value for key, value in kwargs.items() if value is not None}
 
     def _make_value_loss(self) -> ClassificationLoss:
-        from sb3_hlgauss.common.losses import make_loss
-
-        get_loss_class(self.loss)  # unknown names first: the clearest error
         return make_loss(self.loss, **self._value_loss_kwargs())
 
     def _setup_model(self) -> None:

@@ -23,7 +23,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from sb3_hlgauss.zoo import BASELINE_ALGOS, DEFAULT_CONF_ALGOS, OUR_ALGOS, config_dir, config_path
+from sb3_hlgauss.zoo import BASELINE_ALGOS, DEFAULT_CONF_ALGOS, config_dir, config_path
 
 ZOO_COMMANDS = ("train", "enjoy", "plot_train", "plot_from_file", "all_plots")
 DEFAULT_ALGO = "hlgauss_dqn"
