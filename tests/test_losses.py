@@ -238,6 +238,33 @@ def test_td_target_is_reward_plus_discounted_expected_value():
     th.testing.assert_close(target.scalar, expected)
 
 
+
+@pytest.mark.parametrize("name", ["hl_gauss", "two_hot", "categorical_mse"])
+def test_td_target_from_next_values_alone_matches_the_one_from_logits(name):
+    loss = make_loss(name, v_min=-10, v_max=10, num_bins=41)
+    next_logits = th.randn(5, 41, dtype=th.float64)
+    rewards, discounts = th.randn(5, 1, dtype=th.float64), th.rand(5, 1, dtype=th.float64)
+    from_logits = loss.td_target(rewards, discounts, next_logits)
+    from_values = loss.td_target(rewards, discounts, None, next_values=loss.to_value(next_logits))
+    for a, b in zip(from_logits, from_values):
+        th.testing.assert_close(a, b)
+
+
+def test_distributional_td_target_needs_the_next_distribution():
+    loss = make_loss("c51", v_min=-10, v_max=10, num_bins=41)
+    with pytest.raises(ValueError, match="distributional: td_target needs next_logits"):
+        loss.td_target(th.zeros(3), 0.99, None, next_values=th.zeros(3))
+    with pytest.raises(ValueError, match="needs next_logits or next_values"):
+        make_loss("hl_gauss").td_target(th.zeros(3), 0.99, None)
+
+
+def test_finite_targets_near_float_max_are_not_mistaken_for_non_finite():
+    # Their sum overflows to inf: the exact check must still accept them (and clip them).
+    loss = make_loss("hl_gauss", v_min=-10, v_max=10, num_bins=21)
+    target = loss.target(th.full((4,), 3e38))
+    assert target.clipped.all() and th.isfinite(target.probs).all()
+
+
 # ------------------------------------------------------------------ bad input
 def test_unknown_loss_lists_registered_ones():
     with pytest.raises(ValueError, match=r"Unknown loss 'hl_gauss_typo'.*hl_gauss.*two_hot"):

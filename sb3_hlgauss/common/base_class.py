@@ -115,7 +115,7 @@ class ClassificationCriticMixin:
             self.n_clipped_targets = 0
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "value_loss"]  # type: ignore[misc]
+        return [*super()._excluded_save_params(), "value_loss", "_q_logits_to_log"]  # type: ignore[misc]
 
     def _check_finite_loss(self, loss_value: float) -> None:
         """Stop before a non-finite loss reaches the weights (non-finite targets are caught by the loss)."""
@@ -125,21 +125,37 @@ class ClassificationCriticMixin:
                 "the critic's outputs are NaN/inf (try a lower learning rate or gradient clipping)."
             )
 
-    def _record_critic_stats(
-        self, losses: list[float], q_values: th.Tensor | list[th.Tensor], clipped: list[th.Tensor]
-    ) -> None:
-        """Log the critic loss, the mean Q-value and the targets clipped to the support.
+    def _record_critic_stats(self, losses: list[float], q_logits: th.Tensor, clipped: list[th.Tensor]) -> None:
+        """Log the critic loss, the targets clipped to the support and (when the logs are written) the mean Q-value.
 
         :param losses: Critic loss of each gradient step.
-        :param q_values: Q-values (e.g. of the last batch) whose mean is logged; a list is concatenated.
+        :param q_logits: Critic logits (e.g. of the last batch, any shape ``(..., K)``) whose mean
+            decoded Q-value is logged as ``train/q_mean``.
         :param clipped: Boolean clip masks of the targets of each gradient step.
         """
-        if isinstance(q_values, (list, tuple)):
-            q_values = th.cat([q.flatten() for q in q_values])
         n_clipped = int(sum(c.sum() for c in clipped))
         n_targets = sum(c.numel() for c in clipped)
         self.n_clipped_targets += n_clipped
         self.logger.record("train/loss", float(np.mean(losses)))
-        self.logger.record("train/q_mean", float(q_values.mean()))
         self.logger.record("train/clip_fraction", n_clipped / max(n_targets, 1))
         self.logger.record("train/n_clipped_targets", self.n_clipped_targets)
+        # Decoding Q-values takes a handful of tensor operations, a cost comparable to the loss's own at
+        # small batch sizes: keep the logits and decode them only when the logs are written.
+        self._q_logits_to_log = q_logits.detach()
+
+    def _record_q_mean(self) -> None:
+        q_logits = getattr(self, "_q_logits_to_log", None)
+        if q_logits is not None:
+            self.logger.record("train/q_mean", float(self.value_loss.to_value(q_logits).mean()))
+            self._q_logits_to_log = None
+
+    def dump_logs(self, *args: Any, **kwargs: Any) -> None:
+        self._record_q_mean()
+        super().dump_logs(*args, **kwargs)  # type: ignore[misc]
+
+    def learn(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().learn(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            # Leave the last batch's mean Q-value in logger.name_to_value, as the other train/ keys are.
+            self._record_q_mean()

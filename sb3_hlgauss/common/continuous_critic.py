@@ -20,7 +20,7 @@ from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from sb3_hlgauss.common.losses import ClassificationLoss
-from sb3_hlgauss.common.policies import ValueLossPolicyMixin
+from sb3_hlgauss.common.policies import ValueLossPolicyMixin, set_training_mode_if_changed
 
 
 class CategoricalContinuousCritic(ContinuousCritic):
@@ -88,6 +88,10 @@ class CategoricalContinuousCritic(ContinuousCritic):
         """Logits of every head, a tuple of ``n_critics`` tensors of shape ``(batch, num_bins)``."""
         return super().forward(obs, actions)
 
+    def set_training_mode(self, mode: bool) -> None:
+        # Called before every action selection: skip the module-tree walk when nothing changes.
+        set_training_mode_if_changed(self, mode)
+
     def q_values(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
         """Expected Q-values of every head, shape ``(batch, n_critics)``."""
         return self.value_loss.to_value(th.stack(self(obs, actions), dim=1))
@@ -99,19 +103,29 @@ class CategoricalContinuousCritic(ContinuousCritic):
         logits = self.q_networks[0](th.cat([features, actions], dim=1))
         return self.value_loss.to_value(logits).unsqueeze(-1)
 
-    def pessimistic(self, obs: th.Tensor, actions: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+    def pessimistic(
+        self, obs: th.Tensor, actions: th.Tensor, with_logits: bool = True
+    ) -> tuple[th.Tensor | None, th.Tensor]:
         """Per sample, the logits of the head whose expected Q-value is lowest, ``(batch, num_bins)``,
         and that Q-value, ``min_j Q_j(s, a)`` (``batch``): the clipped double-Q estimate of SAC and TD3.
+
+        :param with_logits: Whether to select the logits (only distributional losses need them);
+            ``None`` is returned in their place otherwise.
         """
         logits = th.stack(self(obs, actions), dim=1)  # (batch, n_critics, num_bins)
         # The value transform is increasing: the lowest expectation in transformed units is the lowest Q.
         lowest_expectation, lowest = self.value_loss.expectation(logits).min(dim=1)
+        lowest_q = self.value_loss.value_transform.inverse(lowest_expectation)
+        if not with_logits:
+            return None, lowest_q
         index = lowest.view(-1, 1, 1).expand(-1, 1, logits.shape[-1])
-        return logits.gather(1, index).squeeze(1), self.value_loss.value_transform.inverse(lowest_expectation)
+        return logits.gather(1, index).squeeze(1), lowest_q
 
     def pessimistic_logits(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
         """Per sample, the logits of the head whose expected Q-value is lowest: ``(batch, num_bins)``."""
-        return self.pessimistic(obs, actions)[0]
+        logits, _ = self.pessimistic(obs, actions)
+        assert logits is not None
+        return logits
 
 
 class CategoricalCriticPolicyMixin(ValueLossPolicyMixin):

@@ -63,6 +63,10 @@ def _as_float(x: th.Tensor) -> th.Tensor:
     return x.to(th.promote_types(x.dtype, th.float32))
 
 
+def _reshape_discounts(discounts: th.Tensor | float, shape: th.Size) -> th.Tensor | float:
+    return discounts.reshape(shape) if isinstance(discounts, th.Tensor) else discounts
+
+
 class ClassificationLoss(nn.Module):
     """Base class of the value losses: a categorical critic over a fixed support.
 
@@ -162,7 +166,9 @@ class ClassificationLoss(nn.Module):
         if not isinstance(targets, th.Tensor):
             targets = th.as_tensor(targets, device=self.centers.device)
         targets = _as_float(targets)
-        if not bool(th.isfinite(targets).all()):
+        # One reduction on the hot path: the sum is finite when every target is (the exact test runs
+        # only if it is not, since finite targets near float max can overflow the sum).
+        if not math.isfinite(targets.sum().item()) and not bool(th.isfinite(targets).all()):
             raise ValueError(
                 f"Non-finite TD targets ({int((~th.isfinite(targets)).sum())} of {targets.numel()} are NaN or inf): "
                 "the rewards contain NaN/inf or the critic has diverged."
@@ -184,7 +190,7 @@ class ClassificationLoss(nn.Module):
         self,
         rewards: th.Tensor,
         discounts: th.Tensor | float,
-        next_logits: th.Tensor,
+        next_logits: th.Tensor | None,
         next_values: th.Tensor | None = None,
     ) -> TDTarget:
         """Target of the Bellman update ``r + discount * V(s')``.
@@ -192,6 +198,8 @@ class ClassificationLoss(nn.Module):
         :param rewards: Rewards, ``batch`` elements (any shape with that many elements).
         :param discounts: ``gamma^n (1 - done)`` per sample (or a float).
         :param next_logits: Logits of the bootstrap distribution at the next state, ``(*batch, K)``.
+            May be ``None`` when ``next_values`` is given and the loss is not
+            :attr:`distributional` (only C51 needs the distribution itself).
         :param next_values: ``V(s')`` in value units if the caller has it already (it is
             ``to_value(next_logits)``, possibly with a term such as SAC's entropy folded in);
             distributional losses (C51) shift the next-state distribution to have this value.
@@ -203,17 +211,20 @@ class ClassificationLoss(nn.Module):
         self,
         rewards: th.Tensor,
         discounts: th.Tensor | float,
-        next_logits: th.Tensor,
+        next_logits: th.Tensor | None,
         next_values: th.Tensor | None,
     ) -> tuple[th.Tensor, th.Tensor | float, th.Tensor]:
-        """Rewards, discounts and next values reshaped to the batch shape of ``next_logits``."""
+        """Rewards, discounts and next values reshaped to the batch shape of ``next_logits`` (or of ``next_values``)."""
+        if next_logits is None:
+            if next_values is None:
+                raise ValueError("td_target needs next_logits or next_values")
+            if self.distributional:
+                raise ValueError(f"{type(self).__name__} is distributional: td_target needs next_logits")
+            return rewards.reshape(next_values.shape), _reshape_discounts(discounts, next_values.shape), next_values
         batch_shape = next_logits.shape[:-1]
         if next_values is None:
             next_values = self.to_value(next_logits)
-        rewards = rewards.reshape(batch_shape)
-        if isinstance(discounts, th.Tensor):
-            discounts = discounts.reshape(batch_shape)
-        return rewards, discounts, next_values.reshape(batch_shape)
+        return rewards.reshape(batch_shape), _reshape_discounts(discounts, batch_shape), next_values.reshape(batch_shape)
 
     # ------------------------------------------------------------------- loss
     def forward(self, logits: th.Tensor, target: TDTarget | th.Tensor) -> th.Tensor:
@@ -338,11 +349,13 @@ class HLGaussLoss(ClassificationLoss):
         self.sigma_ratio = float(sigma_ratio)
         #: Standard deviation of the Gaussian label, in transformed units.
         self.sigma = self.sigma_ratio * self.bin_width
+        self.register_buffer("_scaled_edges", (self._edges64 / (math.sqrt(2.0) * self.sigma)).float(), persistent=False)
 
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
         scale = 1.0 / (math.sqrt(2.0) * self.sigma)
-        edges = self.bin_edges(transformed.dtype)
-        cdf = th.special.erf((edges - transformed.unsqueeze(-1)).mul_(scale))
+        # erf((e_i - y) / (sqrt(2) sigma)) as scale * e_i - scale * y: one fused subtraction.
+        scaled_edges = self._scaled_edges if transformed.dtype == th.float32 else self.bin_edges(transformed.dtype) * scale
+        cdf = th.special.erf(th.sub(scaled_edges, transformed.unsqueeze(-1), alpha=scale))
         # The (1 + erf) / 2 of Phi cancels in the ratio; the bin masses sum to the normaliser
         # Phi(e_K) - Phi(e_0), which clipping keeps >= Phi(0) - Phi(-(e_K - e_0) / sigma) > 0.
         mass = th.diff(cdf, dim=-1)
@@ -398,6 +411,8 @@ class C51Loss(TwoHotLoss):
         next_logits: th.Tensor,
         next_values: th.Tensor | None = None,
     ) -> TDTarget:
+        if next_logits is None:
+            raise ValueError(f"{type(self).__name__} is distributional: td_target needs next_logits")
         next_logits = _as_float(next_logits)
         distribution_values = self.to_value(next_logits)
         rewards, discounts, next_values = self._bellman_inputs(

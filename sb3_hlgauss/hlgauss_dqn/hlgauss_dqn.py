@@ -20,6 +20,7 @@ from sb3_hlgauss.common.base_class import (
     ClassificationCriticMixin,
     check_action_space,
 )
+from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_dqn.policies import (
     CategoricalQNetwork,
     CnnPolicy,
@@ -172,12 +173,16 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
         if _init_setup_model:
             self._setup_model()
 
+    @flushes_denormals
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
         # Update learning rate according to schedule
         self._update_learning_rate(self.policy.optimizer)
 
+        # The parameters that receive gradients: SB3 passes policy.parameters(), whose module walk costs
+        # more than the clipping itself on a small network; the target network has no gradients anyway.
+        trained_parameters = [p for group in self.policy.optimizer.param_groups for p in group["params"]]
         losses, clipped = [], []
         for _ in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
@@ -185,11 +190,11 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
             discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
 
             with th.no_grad():
-                # Greedy next action under the target network, and its distribution
+                # Greedy next action under the target network, and its value
                 next_logits = self.q_net_target(replay_data.next_observations)
-                next_expectations = self.value_loss.expectation(next_logits)
-                next_expectation, next_actions = next_expectations.max(dim=1)
-                next_logits = _select_action(next_logits, next_actions)
+                next_expectation, next_actions = self.value_loss.expectation(next_logits).max(dim=1)
+                # Only distributional losses (C51) bootstrap from the greedy action's whole distribution
+                next_logits = _select_action(next_logits, next_actions) if self.value_loss.distributional else None
                 # r + gamma^n (1 - done) Q_target(s', a*), as target probabilities over the bins
                 target = self.value_loss.td_target(
                     replay_data.rewards,
@@ -209,14 +214,14 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
             self.policy.optimizer.zero_grad()
             loss.backward()
             # Clip gradient norm
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            th.nn.utils.clip_grad_norm_(trained_parameters, self.max_grad_norm)
             self.policy.optimizer.step()
 
         # Increase update counter
         self._n_updates += gradient_steps
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self._record_critic_stats(losses, self.value_loss.to_value(logits.detach()), clipped)
+        self._record_critic_stats(losses, logits, clipped)
 
     def learn(
         self: SelfHLGaussDQN,

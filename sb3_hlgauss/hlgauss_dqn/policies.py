@@ -22,7 +22,7 @@ from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 from torch import nn
 
 from sb3_hlgauss.common.losses import ClassificationLoss
-from sb3_hlgauss.common.policies import ValueLossPolicyMixin
+from sb3_hlgauss.common.policies import ValueLossPolicyMixin, default_optimizer_kwargs, set_training_mode_if_changed
 
 
 class CategoricalQNetwork(QNetwork):
@@ -77,6 +77,10 @@ class CategoricalQNetwork(QNetwork):
     def q_values(self, obs: PyTorchObs) -> th.Tensor:
         """Expected Q-values, shape ``(batch, n_actions)``."""
         return self.value_loss.to_value(self(obs))
+
+    def set_training_mode(self, mode: bool) -> None:
+        # Called before every action selection: skip the module-tree walk when nothing changes.
+        set_training_mode_if_changed(self, mode)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> th.Tensor:
         # The value transform is increasing: the greedy action of the transformed expectation is the same.
@@ -136,7 +140,7 @@ class HLGaussDQNPolicy(ValueLossPolicyMixin, DQNPolicy):
             features_extractor_kwargs=features_extractor_kwargs,
             normalize_images=normalize_images,
             optimizer_class=optimizer_class,
-            optimizer_kwargs=optimizer_kwargs,
+            optimizer_kwargs=default_optimizer_kwargs(optimizer_class, optimizer_kwargs),
         )
 
     def _build(self, lr_schedule: Schedule) -> None:

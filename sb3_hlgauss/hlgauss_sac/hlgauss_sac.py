@@ -25,6 +25,7 @@ from sb3_hlgauss.common.base_class import (
 )
 from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic
 from sb3_hlgauss.common.losses import TDTarget
+from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_sac.policies import CnnPolicy, HLGaussSACPolicy, MlpPolicy, MultiInputPolicy
 
 SelfHLGaussSAC = TypeVar("SelfHLGaussSAC", bound="HLGaussSAC")
@@ -197,8 +198,11 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
         with th.no_grad():
             # Select action according to policy
             next_actions, next_log_prob = self.actor.action_log_prob(replay_data.next_observations)
-            # Bootstrap distribution: the target head with the lowest expected Q, min_j Q_target_j(s', a')
-            next_logits, next_q = self.critic_target.pessimistic(replay_data.next_observations, next_actions)
+            # Bootstrap from the target head with the lowest expected Q, min_j Q_target_j(s', a')
+            # (its whole distribution only for distributional losses: C51)
+            next_logits, next_q = self.critic_target.pessimistic(
+                replay_data.next_observations, next_actions, with_logits=self.value_loss.distributional
+            )
             # Entropy bonus folded into the reward, so that
             # y = r + gamma (1 - done) (min_j Q_target_j(s', a') - alpha log pi(a'|s'))
             soft_rewards = replay_data.rewards - discounts * ent_coef * next_log_prob.reshape(-1, 1)
@@ -211,6 +215,7 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
         assert isinstance(critic_loss, th.Tensor)
         return critic_loss, target, logits
 
+    @flushes_denormals
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
@@ -290,8 +295,7 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
         if len(ent_coef_losses) > 0:
             self.logger.record("train/ent_coef_loss", np.mean(ent_coef_losses))
         # Expected Q-values of every head on the last batch
-        q_values = self.value_loss.to_value(th.stack(logits, dim=1).detach())
-        self._record_critic_stats(critic_losses, q_values, clipped)
+        self._record_critic_stats(critic_losses, th.stack(logits, dim=1), clipped)
 
     def learn(
         self: SelfHLGaussSAC,

@@ -16,6 +16,7 @@ from stable_baselines3.sac.policies import SACPolicy
 from torch import nn
 
 from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic, CategoricalCriticPolicyMixin
+from sb3_hlgauss.common.policies import default_optimizer_kwargs
 
 
 class HLGaussSACPolicy(CategoricalCriticPolicyMixin, SACPolicy):
@@ -83,7 +84,7 @@ class HLGaussSACPolicy(CategoricalCriticPolicyMixin, SACPolicy):
             features_extractor_kwargs=features_extractor_kwargs,
             normalize_images=normalize_images,
             optimizer_class=optimizer_class,
-            optimizer_kwargs=optimizer_kwargs,
+            optimizer_kwargs=default_optimizer_kwargs(optimizer_class, optimizer_kwargs),
             n_critics=n_critics,
             share_features_extractor=share_features_extractor,
         )

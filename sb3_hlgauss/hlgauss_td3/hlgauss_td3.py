@@ -25,6 +25,7 @@ from sb3_hlgauss.common.base_class import (
 )
 from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic
 from sb3_hlgauss.common.losses import TDTarget
+from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_td3.policies import CnnPolicy, HLGaussTD3Policy, MlpPolicy, MultiInputPolicy
 
 SelfHLGaussTD3 = TypeVar("SelfHLGaussTD3", bound="HLGaussTD3")
@@ -181,8 +182,11 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
             noise = replay_data.actions.clone().data.normal_(0, self.target_policy_noise)
             noise = noise.clamp(-self.target_noise_clip, self.target_noise_clip)
             next_actions = (self.actor_target(replay_data.next_observations) + noise).clamp(-1, 1)
-            # Bootstrap distribution: the target head with the lowest expected Q, min_j Q_target_j(s', a')
-            next_logits, next_q = self.critic_target.pessimistic(replay_data.next_observations, next_actions)
+            # Bootstrap from the target head with the lowest expected Q, min_j Q_target_j(s', a')
+            # (its whole distribution only for distributional losses: C51)
+            next_logits, next_q = self.critic_target.pessimistic(
+                replay_data.next_observations, next_actions, with_logits=self.value_loss.distributional
+            )
             # y = r + gamma (1 - done) min_j Q_target_j(s', a'), as target probabilities over the bins
             target = self.value_loss.td_target(
                 replay_data.rewards, (1 - replay_data.dones) * discounts, next_logits, next_values=next_q
@@ -194,6 +198,7 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
         assert isinstance(critic_loss, th.Tensor)
         return critic_loss, target, logits
 
+    @flushes_denormals
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
@@ -241,8 +246,7 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
             self.logger.record("train/actor_loss", np.mean(actor_losses))
         self.logger.record("train/critic_loss", np.mean(critic_losses))
         # Expected Q-values of every head on the last batch
-        q_values = self.value_loss.to_value(th.stack(logits, dim=1).detach())
-        self._record_critic_stats(critic_losses, q_values, clipped)
+        self._record_critic_stats(critic_losses, th.stack(logits, dim=1), clipped)
 
     def learn(
         self: SelfHLGaussTD3,
