@@ -371,7 +371,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
         matrices = score_matrices(table, agg_labels, complete, norm)
         if matrices:
             agg = aggregate(matrices, reps=reps)
-            pairs = [(x, y) for x in ("hl_gauss", "two_hot", "c51") for y in ("mse", "huber")]
+            pairs = [(x, y) for x in ("hl_gauss", "two_hot", "c51") for y in ("mse", "huber")] + [("sac_hl_gauss", "sac")]
             poi = probability_of_improvement(matrices, pairs, reps=reps)
             lines += [
                 f"## Aggregate over {len(complete)} game(s): normalised score (R - R_random) / max(R_best - R_random, 1)",
