@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -71,6 +72,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "hl_gauss_2_bins": dict(loss="hl_gauss", num_bins=2, v_min=-200.0, v_max=200.0, value_transform="identity"),
 }
 DEFAULT_VARIANTS = ["sb3_dqn", "sb3_dqn_tuned", "hl_gauss_default", "hl_gauss_51_identity"]
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``platform.processor()`` is empty on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def make_model(variant: str, env_id: str, train_freq: int, seed: int, device: str = "cpu"):
@@ -148,7 +160,7 @@ def main() -> None:
         command="python benchmarks/dqn_throughput.py "
         + " ".join([f"--repeats {args.repeats}", f"--steps {args.steps}", "--envs", *args.envs, "--variants", *args.variants]
                      + ([f"--device {args.device}"] if args.device != "cpu" else [])),
-        machine=f"{platform.machine()}, {th.get_num_threads()} torch thread, {platform.processor() or 'cpu'}"
+        machine=f"{cpu_name()} ({os.cpu_count()} cores), {th.get_num_threads()} torch thread"
         + (f", {th.cuda.get_device_name()}" if args.device.startswith("cuda") else ""),
         device=args.device,
         versions=dict(sb3_hlgauss=sb3_hlgauss.__version__, torch=th.__version__),

@@ -20,7 +20,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 ANALYSES: dict[str, tuple[list[str], int | None]] = {
     "minatar": (["minatar", "minatar_lr", "minatar_asym"], 100_000),
     "noise": (["noise"], 100_000),
-    "continuous": (["continuous"], None),
+    "continuous": (["continuous"], 30_000),
 }
 
 
