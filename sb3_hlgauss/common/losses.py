@@ -408,7 +408,7 @@ class C51Loss(TwoHotLoss):
         self,
         rewards: th.Tensor,
         discounts: th.Tensor | float,
-        next_logits: th.Tensor,
+        next_logits: th.Tensor | None,
         next_values: th.Tensor | None = None,
     ) -> TDTarget:
         if next_logits is None:
