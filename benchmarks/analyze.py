@@ -19,6 +19,7 @@ scale): the same affine map for every loss, so that each game weighs alike in th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections import defaultdict
@@ -134,14 +135,31 @@ def score_matrices(table, labels, games, norm) -> dict[str, np.ndarray]:
     return out
 
 
-def aggregate(matrices: dict[str, np.ndarray], reps: int = 2000) -> dict[str, dict[str, tuple[float, float, float]]]:
+@contextlib.contextmanager
+def _seeded_numpy(seed: int):
+    """Seed NumPy's global generator for the block, then restore its state.
+
+    rliable's stratified bootstraps draw their resamples from ``np.random`` and ignore their
+    ``random_state`` argument; seeding here makes the same result files give the same CIs, so
+    regenerated tables do not change by bootstrap noise alone.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def aggregate(matrices: dict[str, np.ndarray], reps: int = 2000, seed: int = 0) -> dict[str, dict[str, tuple[float, float, float]]]:
     """IQM and mean of normalised scores with 95% stratified-bootstrap CIs (rliable)."""
     from benchmarks._rliable import metrics, rly
 
     def fn(scores):
         return np.array([metrics.aggregate_iqm(scores), metrics.aggregate_mean(scores)])
 
-    points, cis = rly.get_interval_estimates(matrices, fn, reps=reps)
+    with _seeded_numpy(seed):
+        points, cis = rly.get_interval_estimates(matrices, fn, reps=reps)
     return {
         label: {
             "IQM": (float(points[label][0]), float(cis[label][0, 0]), float(cis[label][1, 0])),
@@ -151,7 +169,7 @@ def aggregate(matrices: dict[str, np.ndarray], reps: int = 2000) -> dict[str, di
     }
 
 
-def probability_of_improvement(matrices, pairs, reps: int = 2000) -> dict[tuple[str, str], tuple[float, float, float]]:
+def probability_of_improvement(matrices, pairs, reps: int = 2000, seed: int = 0) -> dict[tuple[str, str], tuple[float, float, float]]:
     """P(X > Y) averaged over games (rliable), with a 95% stratified-bootstrap CI."""
     from benchmarks._rliable import metrics, rly
 
@@ -159,7 +177,8 @@ def probability_of_improvement(matrices, pairs, reps: int = 2000) -> dict[tuple[
     if not pairs:
         return {}
     data = {f"{x},{y}": (matrices[x], matrices[y]) for x, y in pairs}
-    points, cis = rly.get_interval_estimates(data, metrics.probability_of_improvement, reps=reps)
+    with _seeded_numpy(seed):
+        points, cis = rly.get_interval_estimates(data, metrics.probability_of_improvement, reps=reps)
     out = {}
     for x, y in pairs:
         lo, hi = np.ravel(cis[f"{x},{y}"])[:2]
@@ -372,6 +391,8 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
         if matrices:
             agg = aggregate(matrices, reps=reps)
             pairs = [(x, y) for x in ("hl_gauss", "two_hot", "c51") for y in ("mse", "huber")] + [("sac_hl_gauss", "sac")]
+            # The ablation: the same categorical head, cross-entropy (HL-Gauss) vs MSE on its expected value.
+            pairs += [("hl_gauss", "categorical_mse"), ("categorical_mse", "mse")]
             poi = probability_of_improvement(matrices, pairs, reps=reps)
             lines += [
                 f"## Aggregate over {len(complete)} game(s): normalised score (R - R_random) / max(R_best - R_random, 1)",

@@ -18,7 +18,8 @@ from benchmarks.run import RESULTS_DIR
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 #: block name -> (suites analysed together, budget in env steps)
 ANALYSES: dict[str, tuple[list[str], int | None]] = {
-    "minatar": (["minatar", "minatar_lr", "minatar_asym"], 100_000),
+    "minatar": (["minatar", "minatar_lr", "minatar_asym", "minatar_ablation"], 100_000),
+    "minatar_500k": (["minatar"], 500_000),
     "noise": (["noise"], 100_000),
     "continuous": (["continuous"], 30_000),
 }

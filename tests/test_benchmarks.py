@@ -112,6 +112,23 @@ def test_analysis_tables_and_plots(tmp_path: Path):
     assert Path(both["out_dir"]).parts[-3] == "minatar+minatar_lr"
 
 
+def test_analysis_is_reproducible_and_reports_the_ablation(tmp_path: Path):
+    rng = np.random.default_rng(1)
+    for game in ("Breakout", "Freeway"):
+        for seed in range(3):
+            for label, mean in [("mse", 3.0), ("hl_gauss", 5.0), ("categorical_mse", 4.0)]:
+                _write(tmp_path, _fake_result("minatar", game, label, seed, mean + rng.normal()))
+    np.random.seed(123)
+    first = analyze.analyze("minatar", tmp_path, reps=100)
+    np.random.seed(456)  # the bootstraps must not depend on the caller's global NumPy state
+    second = analyze.analyze("minatar", tmp_path, reps=100)
+    assert first["aggregate"] == second["aggregate"]
+    assert first["probability_of_improvement"] == second["probability_of_improvement"]
+    assert {"hl_gauss>categorical_mse", "categorical_mse>mse"} <= set(first["probability_of_improvement"])
+    assert "P(HL-Gauss > Categorical + MSE)" in (Path(first["out_dir"]) / "summary.md").read_text()
+    assert np.random.random() == np.random.RandomState(456).random()  # the caller's state is restored
+
+
 def test_analysis_reward_noise(tmp_path: Path):
     for eta, factor in [(0.0, 1.0), (0.3, 0.8), (1.0, 0.5)]:
         for seed in range(2):
