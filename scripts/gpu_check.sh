@@ -6,14 +6,9 @@
 # Usage: OUT=/some/dir NOISE_JOBS=14 NOISE_SECONDS=480 bash scripts/gpu_check.sh
 # Where the packages are missing, wheels in .whl/ are installed to /tmp/site first.
 set -uo pipefail
-cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_check_out}
-mkdir -p "$OUT"
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-export PYTHONUNBUFFERED=1
+# shellcheck source=scripts/_device_env.sh
+. "$(dirname "$0")/_device_env.sh"
 python3 -c "import torch, stable_baselines3 as sb3, gymnasium as gym; print('torch', torch.__version__, 'sb3', sb3.__version__, 'gymnasium', gym.__version__, torch.cuda.get_device_name())" | tee "$OUT/versions.txt"
 
 # 3. in the background, in its own process group so that it can be stopped as a whole

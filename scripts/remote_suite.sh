@@ -6,14 +6,10 @@
 # Usage: OUT=/some/dir SECONDS_LIMIT=480 bash scripts/remote_suite.sh --suite minatar_ablation --jobs 12 ...
 # Where the packages are missing, wheels in .whl/ are installed to /tmp/site first (no network).
 set -uo pipefail
-cd "$(dirname "$0")/.."
 OUT=${OUT:-remote_suite_out}
-mkdir -p "$OUT"
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+# shellcheck source=scripts/_device_env.sh
+. "$(dirname "$0")/_device_env.sh"
+export OMP_NUM_THREADS=1
 nproc | tee "$OUT/nproc.txt"
 # In its own process group, so that the whole suite (the runner and its workers) can be stopped.
 setsid python3 -m benchmarks.run "$@" --results-dir /tmp/results >"$OUT/suite.log" 2>&1 &
