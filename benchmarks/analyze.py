@@ -308,8 +308,11 @@ def plot_noise(ntable, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- report
-def _fmt(x: tuple[float, float, float], digits: int = 2) -> str:
+def _fmt(x: tuple[float, float, float], digits: int = 2, n: int | None = None) -> str:
+    """``point [lo, hi]``; a single run (``n == 1``) has no spread to resample, so no interval is shown."""
     point, lo, hi = x[:3]
+    if n is not None and n < 2:
+        return f"{point:.{digits}f} (1 run: no CI)"
     return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
@@ -361,7 +364,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
                 continue
             ci = bootstrap_mean_ci(list(seeds.values()), reps=reps)
             per_game.setdefault(g, {})[label] = {"mean": ci[0], "ci": ci[1:], "seeds": seeds}
-            cells.append(f"{_fmt(ci)} (n={len(seeds)})")
+            cells.append(f"{_fmt(ci, n=len(seeds))} (n={len(seeds)})" if len(seeds) > 1 else f"{ci[0]:.2f} (n=1)")
         lines.append(f"| {g.replace('|', ', eta=')} | " + " | ".join(cells) + " |")
     lines.append("")
     summary: dict[str, Any] = {"suite": suite, "budget": budget, "per_game": per_game, "n_results": len(results)}
@@ -404,12 +407,14 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
             ]
             for label in _order(agg):
                 m = matrices[label]
-                lines.append(f"| {display(label)} | {m.shape[0]} x {m.shape[1]} | {_fmt(agg[label]['IQM'])} | {_fmt(agg[label]['mean'])} |")
+                n = m.shape[0]
+                lines.append(f"| {display(label)} | {n} x {m.shape[1]} | {_fmt(agg[label]['IQM'], n=n)} | {_fmt(agg[label]['mean'], n=n)} |")
             lines.append("")
             if poi:
                 lines += ["| probability of improvement | estimate [95% CI] |", "|---|---|"]
                 for (x, y), v in poi.items():
-                    lines.append(f"| P({display(x)} > {display(y)}) | {_fmt(v)} |")
+                    n = min(matrices[x].shape[0], matrices[y].shape[0])
+                    lines.append(f"| P({display(x)} > {display(y)}) | {_fmt(v, n=n)} |")
                 lines.append("")
             lines += ["Normalisation anchors (R_random, R_best): " + ", ".join(
                 f"{g} ({lo:g}, {hi:.2f})" for g, (lo, hi) in norm.items() if g in complete), ""]

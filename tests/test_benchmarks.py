@@ -92,7 +92,7 @@ def test_analysis_tables_and_plots(tmp_path: Path):
         for seed in range(3):
             for label, gain in [("mse", 1.0), ("huber", 1.0), ("hl_gauss", 1.5)]:
                 _write(tmp_path, _fake_result("minatar", game, label, seed, base * gain + rng.normal()))
-        _write(tmp_path, _fake_result("minatar", game, "two_hot", 0, base))  # fewer seeds: dropped from the aggregate
+        _write(tmp_path, _fake_result("minatar", game, "two_hot", 0, base))  # one seed: a point, no interval
     summary = analyze.analyze("minatar", tmp_path, reps=50)
     out = Path(summary["out_dir"])
     for name in ("summary.md", "summary.json", "final_returns.csv", "learning_curves.png", "aggregate.png"):
@@ -103,6 +103,11 @@ def test_analysis_tables_and_plots(tmp_path: Path):
     assert summary["aggregate"]["hl_gauss"]["IQM"][0] > summary["aggregate"]["mse"]["IQM"][0]
     text = (out / "summary.md").read_text()
     assert "| Breakout |" in text and "P(HL-Gauss > MSE)" in text
+    rows = {line.split(" |")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    # One seed per game has no spread to resample: a point estimate, never a zero-width interval.
+    assert rows["| Two-Hot"].startswith("| Two-Hot | 1 x 3 |") and rows["| Two-Hot"].count("(1 run: no CI)") == 2
+    assert "no CI" not in rows["| HL-Gauss"] and "[" in rows["| HL-Gauss"]
+    assert "(1 run: no CI)" in rows["| P(Two-Hot > MSE)"] and "[" in rows["| P(HL-Gauss > MSE)"]
     assert len((out / "final_returns.csv").read_text().splitlines()) == 1 + 3 * 10
     # Several suites together: the learning-rate check shows up in its game's row only.
     for seed in range(2):
