@@ -227,26 +227,37 @@ def plot_learning_curves(results, path: Path, reps: int = 500) -> None:
     plt.close(fig)
 
 
-def plot_aggregate(agg, poi, path: Path, title: str) -> None:
+def plot_aggregate(agg, poi, path: Path, title: str, n_runs: dict[str, int] | None = None) -> None:
+    """IQM, mean and probability-of-improvement panels; ``n_runs`` (label -> runs per game) marks single runs.
+
+    A single run per game has no spread to resample: it is drawn as an open marker without an interval.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     labels = _order(agg)
+    n_runs = n_runs or {}
+
+    def draw(ax, point, lo, hi, y, color, single):
+        if single:
+            ax.plot(point, y, "o", mfc="none", color=color)
+        else:
+            ax.errorbar(point, y, xerr=[[point - lo], [hi - point]], fmt="o", color=color, capsize=4)
+
     ncols = 3 if poi else 2
     fig, axes = plt.subplots(1, ncols, figsize=(4.4 * ncols, 1.3 + 0.45 * max(len(labels), len(poi), 2)))
     for ax, metric in zip(axes, ["IQM", "mean"]):
         for i, label in enumerate(labels):
-            point, lo, hi = agg[label][metric]
-            ax.errorbar(point, i, xerr=[[point - lo], [hi - point]], fmt="o", color=f"C{i}", capsize=4)
-        ax.set_yticks(range(len(labels)), [display(lb) for lb in labels])
+            draw(ax, *agg[label][metric], i, f"C{i}", n_runs.get(label, 2) < 2)
+        ax.set_yticks(range(len(labels)), [display(lb) + (" (1 run)" if n_runs.get(lb, 2) < 2 else "") for lb in labels])
         ax.set_xlabel(f"{metric} normalised score")
         ax.grid(alpha=0.3, axis="x")
     if poi:
         ax = axes[2]
         for i, ((x, y), (point, lo, hi)) in enumerate(poi.items()):
-            ax.errorbar(point, i, xerr=[[point - lo], [hi - point]], fmt="o", color="k", capsize=4)
+            draw(ax, point, lo, hi, i, "k", min(n_runs.get(x, 2), n_runs.get(y, 2)) < 2)
         ax.axvline(0.5, color="grey", ls="--")
         ax.set_yticks(range(len(poi)), [f"P({display(x)} > {display(y)})" for x, y in poi])
         ax.set_xlim(0, 1)
@@ -418,7 +429,8 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
                 lines.append("")
             lines += ["Normalisation anchors (R_random, R_best): " + ", ".join(
                 f"{g} ({lo:g}, {hi:.2f})" for g, (lo, hi) in norm.items() if g in complete), ""]
-            plot_aggregate(agg, poi, out_dir / "aggregate.png", f"Suite {suite}, {budget} steps: {len(complete)} games")
+            plot_aggregate(agg, poi, out_dir / "aggregate.png", f"Suite {suite}, {budget} steps: {len(complete)} games",
+                           n_runs={label: m.shape[0] for label, m in matrices.items()})
             summary["aggregate"] = agg
             summary["probability_of_improvement"] = {f"{x}>{y}": v for (x, y), v in poi.items()}
             summary["normalisation"] = {g: norm[g] for g in complete}
