@@ -375,7 +375,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
                 continue
             ci = bootstrap_mean_ci(list(seeds.values()), reps=reps)
             per_game.setdefault(g, {})[label] = {"mean": ci[0], "ci": ci[1:], "seeds": seeds}
-            cells.append(f"{_fmt(ci, n=len(seeds))} (n={len(seeds)})" if len(seeds) > 1 else f"{ci[0]:.2f} (n=1)")
+            cells.append(f"{_fmt(ci)} (n={len(seeds)})" if len(seeds) > 1 else f"{ci[0]:.2f} (n=1)")
         lines.append(f"| {g.replace('|', ', eta=')} | " + " | ".join(cells) + " |")
     lines.append("")
     summary: dict[str, Any] = {"suite": suite, "budget": budget, "per_game": per_game, "n_results": len(results)}
