@@ -240,6 +240,9 @@ def plot_aggregate(agg, poi, path: Path, title: str, n_runs: dict[str, int] | No
     labels = _order(agg)
     n_runs = n_runs or {}
 
+    def single(*lbs):
+        return min(n_runs.get(lb, 2) for lb in lbs) < 2
+
     def draw(ax, point, lo, hi, y, color, single):
         if single:
             ax.plot(point, y, "o", mfc="none", color=color)
@@ -250,14 +253,14 @@ def plot_aggregate(agg, poi, path: Path, title: str, n_runs: dict[str, int] | No
     fig, axes = plt.subplots(1, ncols, figsize=(4.4 * ncols, 1.3 + 0.45 * max(len(labels), len(poi), 2)))
     for ax, metric in zip(axes, ["IQM", "mean"]):
         for i, label in enumerate(labels):
-            draw(ax, *agg[label][metric], i, f"C{i}", n_runs.get(label, 2) < 2)
-        ax.set_yticks(range(len(labels)), [display(lb) + (" (1 run)" if n_runs.get(lb, 2) < 2 else "") for lb in labels])
+            draw(ax, *agg[label][metric], i, f"C{i}", single(label))
+        ax.set_yticks(range(len(labels)), [display(lb) + (" (1 run)" if single(lb) else "") for lb in labels])
         ax.set_xlabel(f"{metric} normalised score")
         ax.grid(alpha=0.3, axis="x")
     if poi:
         ax = axes[2]
         for i, ((x, y), (point, lo, hi)) in enumerate(poi.items()):
-            draw(ax, point, lo, hi, i, "k", min(n_runs.get(x, 2), n_runs.get(y, 2)) < 2)
+            draw(ax, point, lo, hi, i, "k", single(x, y))
         ax.axvline(0.5, color="grey", ls="--")
         ax.set_yticks(range(len(poi)), [f"P({display(x)} > {display(y)})" for x, y in poi])
         ax.set_xlim(0, 1)
