@@ -54,6 +54,13 @@ MINATAR_DQN: dict[str, Any] = dict(
     policy_kwargs=dict(features_extractor_class="MinAtarCNN", net_arch=[128]),
 )
 
+#: Suite S (capacity): the MinAtar network 4x wider in every layer (64 conv channels, 512 hidden units).
+#: Everything else is Suite A's, so Suite A's x1 runs are the x1 cells of the capacity comparison.
+MINATAR_DQN_X4: dict[str, Any] = {
+    **MINATAR_DQN,
+    "policy_kwargs": dict(features_extractor_class="MinAtarCNN", features_extractor_kwargs=dict(channels=64), net_arch=[512]),
+}
+
 #: Support of the categorical critics on MinAtar (identity transform). MinAtar rewards are +1 per
 #: event (Seaquest: up to +10 when surfacing with six divers), never negative, so with gamma = 0.99
 #: the discounted return lies in [0, ~100] (one reward every step: 1 / (1 - gamma)). The support is
@@ -141,13 +148,15 @@ def _steps_label(steps: int) -> str:
     return str(steps)
 
 
-def _dqn_group(envs, variants, seeds, steps=500_000, optimizer=None, support=MINATAR_SUPPORT, **kw) -> Group:
+def _dqn_group(
+    envs, variants, seeds, steps=500_000, optimizer=None, support=MINATAR_SUPPORT, algo_kwargs=MINATAR_DQN, **kw
+) -> Group:
     return Group(
         envs=envs,
         variants=variants,
         seeds=seeds,
         total_steps=steps,
-        algo_kwargs=MINATAR_DQN,
+        algo_kwargs=algo_kwargs,
         optimizer=optimizer,
         support=support,
         env_prefix="MinAtar/",
@@ -175,6 +184,11 @@ SUITES: dict[str, list[Group]] = {
     # Suite A, ablation: the categorical head trained with MSE on its expected value.
     "minatar_ablation": [
         _dqn_group(MINATAR_GAMES, ["categorical_mse"], [0, 1, 2]),
+    ],
+    # Suite S: capacity. MSE vs HL-Gauss with the MinAtar network 4x wider (label suffix "@x4"); the
+    # x1 cells are Suite A's runs (benchmarks.analyze --suite capacity reads both).
+    "capacity": [
+        _dqn_group(MINATAR_GAMES, ["mse", "hl_gauss"], [0, 1, 2], algo_kwargs=MINATAR_DQN_X4, tag="x4"),
     ],
     # Suite B: reward noise eps ~ U(0, eta) on two games.
     "noise": [
