@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch as th
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sb3_hlgauss import (
@@ -18,6 +18,7 @@ from sb3_hlgauss import (
     make_value_transform,
     register_loss,
 )
+from sb3_hlgauss.common.losses import MIN_ULPS_PER_BIN
 
 SCALAR_LOSSES = ["hl_gauss", "two_hot", "c51", "categorical_mse"]
 
@@ -48,11 +49,21 @@ def reference_c51(next_probs, reward, discount, atoms):
     return projected
 
 
-supports = st.tuples(
-    st.floats(-1000, 1000, allow_nan=False),
-    st.floats(0.1, 2000, allow_nan=False),
-    st.integers(2, 256),
-).map(lambda t: (t[0], t[0] + t[1], t[2]))
+def float32_resolves(support) -> bool:
+    """The construction-time rule of the losses (identity transform): bins span >= MIN_ULPS_PER_BIN float32 steps."""
+    v_min, v_max, num_bins = support
+    return (v_max - v_min) / num_bins >= MIN_ULPS_PER_BIN * 2.0**-23 * max(abs(v_min), abs(v_max))
+
+
+supports = (
+    st.tuples(
+        st.floats(-1000, 1000, allow_nan=False),
+        st.floats(0.1, 2000, allow_nan=False),
+        st.integers(2, 256),
+    )
+    .map(lambda t: (t[0], t[0] + t[1], t[2]))
+    .filter(float32_resolves)
+)
 
 
 @pytest.mark.parametrize("name", SCALAR_LOSSES)
@@ -65,7 +76,7 @@ def test_target_probs_are_distributions(name, support, targets):
     assert target.probs.shape == (len(targets), num_bins)
     assert (target.probs >= 0).all()
     th.testing.assert_close(target.probs.sum(-1), th.ones(len(targets), dtype=th.float64))
-    low, high = loss.target_range
+    low, high = loss.value_range  # return units
     expected_clipped = [(y < low) or (y > high) for y in targets]
     assert target.clipped.tolist() == expected_clipped
 
@@ -78,6 +89,7 @@ def test_target_probs_are_distributions(name, support, targets):
 )
 def test_hl_gauss_matches_gaussian_cdf_formula(support, sigma_ratio, y):
     v_min, v_max, num_bins = support
+    assume(sigma_ratio <= max(2.0, num_bins / 4))  # the accepted range
     loss = HLGaussLoss(v_min=v_min, v_max=v_max, num_bins=num_bins, sigma_ratio=sigma_ratio)
     expected = reference_hl_gauss(y, v_min, v_max, num_bins, sigma_ratio * (v_max - v_min) / num_bins)
     np.testing.assert_allclose(loss.to_probs(th.tensor([y], dtype=th.float64))[0].numpy(), expected, atol=1e-9)
@@ -221,9 +233,8 @@ def test_symlog_transform(name):
     th.testing.assert_close(transform.inverse(transform.forward(values)), values)
     # The support's edges are uniform in symlog units and its ends are v_min / v_max in return units.
     th.testing.assert_close(transform.inverse(loss.bin_edges(th.float64)[[0, -1]]), th.tensor([-1e4, 1e4], dtype=th.float64))
-    if name == "two_hot":  # exact in transformed units, so exact in value units after the inverse
-        decoded = loss.value_transform.inverse((loss.to_probs(values) * loss.bin_centers(th.float64)).sum(-1))
-        th.testing.assert_close(decoded, values)
+    if name == "two_hot":  # exact: the split is linear in return units, between the atoms h^-1(c_i)
+        th.testing.assert_close(loss.to_probs(values) @ loss.atoms(th.float64), values)
     assert not loss.target(values).clipped.any()
     assert loss.target(th.tensor([2e4])).clipped.all()
 
@@ -235,7 +246,7 @@ def test_td_target_is_reward_plus_discounted_expected_value():
     discounts = th.tensor([[0.99], [0.0], [0.9]], dtype=th.float64)
     target = loss.td_target(rewards, discounts, next_logits)
     expected = rewards.flatten() + discounts.flatten() * loss.to_value(next_logits)
-    th.testing.assert_close(target.scalar, expected)
+    th.testing.assert_close(target.value, expected)
 
 
 
@@ -278,16 +289,43 @@ def test_unknown_loss_lists_registered_ones():
         (dict(v_min=5.0, v_max=-5.0), r"v_min must be < v_max"),
         (dict(v_min=float("-inf")), r"must be finite"),
         (dict(num_bins=1), r"num_bins must be an integer >= 2, got 1"),
-        (dict(num_bins=2.5), r"num_bins must be an integer >= 2"),
-        (dict(sigma_ratio=0.0), r"sigma_ratio must be a finite number > 0, got 0.0"),
-        (dict(sigma_ratio=-1.0), r"sigma_ratio must be a finite number > 0"),
+        (dict(sigma_ratio=0.0), r"sigma_ratio=0.0; it must lie in \[0.001, 12.75\] bin widths"),
+        (dict(sigma_ratio=-1.0), r"sigma_ratio=-1.0; it must lie in"),
         (dict(sigma=-0.1), r"sigma must be a finite number > 0"),
+        (dict(sigma=20.0), r"sigma=20 \(identity units, bin width 0.3922\) is sigma_ratio=51 bin widths"),
+        (dict(sigma=0.1, sigma_ratio=0.75), r"both sigma=0.1 and sigma_ratio=0.75"),
+        (dict(v_min=15.0, v_max=15.000001), r"finer than float32 can resolve"),
+        (dict(v_min=-1e39, v_max=1e39), r"reaches beyond \+-1e\+18"),
         (dict(value_transform="log"), r"Unknown value_transform 'log'.*identity.*symlog"),
     ],
 )
 def test_bad_settings_raise_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_loss("hl_gauss", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(num_bins=2.5), r"num_bins must be an integer >= 2, got 2.5 \(float\)"),
+        (dict(num_bins=51.0), r"num_bins must be an integer >= 2, got 51.0 \(float\)"),
+        (dict(num_bins="51"), r"num_bins must be an integer >= 2, got '51' \(str\)"),
+        (dict(num_bins=True), r"num_bins must be an integer"),
+        (dict(v_min="a"), r"v_min must be a real number, got 'a' \(str\)"),
+        (dict(v_max=None), r"v_max must be a real number, got None"),
+        (dict(sigma_ratio="0.75"), r"sigma_ratio must be a real number, got '0.75' \(str\)"),
+    ],
+)
+def test_settings_of_the_wrong_type_are_named(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        HLGaussLoss(**kwargs)
+
+
+@pytest.mark.parametrize("name", SCALAR_LOSSES)
+def test_empty_batch_is_an_error_not_a_nan_loss(name):
+    loss = make_loss(name, v_min=-10, v_max=10, num_bins=11)
+    with pytest.raises(ValueError, match="Empty batch"):
+        loss(th.zeros(0, 11), th.zeros(0))
 
 
 def test_argument_a_loss_does_not_take_is_an_error():

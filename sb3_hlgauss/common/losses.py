@@ -32,27 +32,30 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import torch as th
 from torch import nn
 from torch.nn import functional as F
 
-from sb3_hlgauss.common.transforms import ValueTransform, make_value_transform
+from sb3_hlgauss.common.errors import CriticDivergedError
+from sb3_hlgauss.common.transforms import IdentityTransform, ValueTransform, make_value_transform
 
 
 class TDTarget(NamedTuple):
     """A TD target turned into what a classification critic is trained on.
 
     :param probs: Target probabilities over the bins, shape ``(*batch, K)``.
-    :param scalar: The scalar target after the value transform and clipping to the
-        representable range, shape ``batch`` (transformed units).
-    :param clipped: Boolean mask, shape ``batch``: which scalar targets lay outside
-        the representable range and were clipped.
+    :param value: The scalar target clipped to :attr:`ClassificationLoss.value_range`, shape
+        ``batch``, in value (return) units. For the built-in losses it is the mean of ``probs`` over
+        :meth:`ClassificationLoss.atoms` (within the tolerances stated in ``docs/losses.md``).
+    :param clipped: Boolean mask, shape ``batch``: which scalar targets lay outside the
+        representable range and were clipped.
     """
 
     probs: th.Tensor
-    scalar: th.Tensor
+    value: th.Tensor
     clipped: th.Tensor
 
 
@@ -67,18 +70,61 @@ def _reshape_discounts(discounts: th.Tensor | float, shape: th.Size) -> th.Tenso
     return discounts.reshape(shape) if isinstance(discounts, th.Tensor) else discounts
 
 
+def _check_not_empty(logits: th.Tensor) -> None:
+    if logits.numel() == 0:
+        raise ValueError(f"Empty batch: logits of shape {tuple(logits.shape)} hold no sample (the mean loss would be NaN)")
+
+
+#: Largest ``|v_min|``, ``|v_max|`` accepted (return units): ``r + gamma V`` and the squared errors
+#: of ``categorical_mse`` stay finite in float32 (max ~3.4e38) for any support within it.
+MAX_ABS_VALUE = 1e18
+#: Each bin must span at least this many float32 steps (ulps) at the support's largest magnitude in
+#: transformed units, i.e. ``bin_width >= 2**-15 * max(|h(v_min)|, |h(v_max)|)``: then a float32 target
+#: is placed within 1/256 of a bin, the edges are strictly increasing in float32 and every target
+#: distribution of the built-in losses is non-negative and sums to 1 within :data:`PROBS_ATOL`.
+MIN_ULPS_PER_BIN = 2**8
+_FLOAT32_EPS = float(th.finfo(th.float32).eps)  # 2**-23
+#: Tolerance on the sum of a target distribution (float32), stated and tested for every accepted support.
+PROBS_ATOL = 1e-5
+
+
+def _check_number(name: str, value: Any) -> float:
+    """``value`` as a float; a TypeError naming ``name`` if it is not a real number (bools and strings are not)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def check_num_bins(num_bins: Any) -> int:
+    """``num_bins`` as an int; an error naming it unless it is an integer >= 2 (``51.0`` and ``"51"`` are not)."""
+    if isinstance(num_bins, bool) or not isinstance(num_bins, numbers.Integral):
+        raise TypeError(f"num_bins must be an integer >= 2, got {num_bins!r} ({type(num_bins).__name__})")
+    if num_bins < 2:
+        raise ValueError(f"num_bins must be an integer >= 2, got {num_bins}")
+    return int(num_bins)
+
+
 class ClassificationLoss(nn.Module):
     """Base class of the value losses: a categorical critic over a fixed support.
 
-    Subclasses implement :meth:`_probs` (scalar target -> target probabilities) and
-    may override :meth:`td_target` (C51 projects a whole distribution) or
-    :meth:`forward` (the MSE ablation).
+    The critic's scalar value is the mean of its predicted distribution in value (return) units,
+    ``sum_i p_i z_i`` over the atoms ``z_i = h^-1(c_i)`` (:meth:`to_value`), and every built-in loss
+    builds target distributions whose mean over the same atoms is the (clipped) TD target, so that
+    the value a critic reports is the expected return it was trained on, also for stochastic
+    targets and any value transform ``h``.
+
+    Subclasses implement :meth:`_probs` (clipped transformed target -> target probabilities) or,
+    when they need the target in return units too, :meth:`_target_probs`; they may override
+    :meth:`td_target` (C51 projects a whole distribution) or :meth:`forward` (the MSE ablation).
 
     :param v_min: Lowest value the support covers, in value (return) units.
     :param v_max: Highest value the support covers, in value (return) units.
-    :param num_bins: Number of bins ``K`` (>= 2).
+    :param num_bins: Number of bins ``K`` (an integer >= 2).
     :param value_transform: Name of the value transform (``"identity"`` or ``"symlog"``)
         applied to targets before binning; the support is uniform in transformed units.
+    :raises TypeError: if a setting has the wrong type.
+    :raises ValueError: if the support is empty, reaches beyond :data:`MAX_ABS_VALUE`, or has bins
+        finer than float32 can resolve (:data:`MIN_ULPS_PER_BIN`).
     """
 
     name: ClassVar[str] = ""
@@ -96,72 +142,106 @@ class ClassificationLoss(nn.Module):
         value_transform: str | ValueTransform | None = "identity",
     ) -> None:
         super().__init__()
-        if isinstance(num_bins, bool) or not isinstance(num_bins, int) and not float(num_bins).is_integer():
-            raise ValueError(f"num_bins must be an integer >= 2, got {num_bins!r}")
-        num_bins = int(num_bins)
-        if num_bins < 2:
-            raise ValueError(f"num_bins must be an integer >= 2, got {num_bins}")
-        v_min, v_max = float(v_min), float(v_max)
+        num_bins = check_num_bins(num_bins)
+        v_min, v_max = _check_number("v_min", v_min), _check_number("v_max", v_max)
         if not (math.isfinite(v_min) and math.isfinite(v_max)):
             raise ValueError(f"v_min and v_max must be finite, got v_min={v_min}, v_max={v_max}")
         if v_min >= v_max:
             raise ValueError(f"v_min must be < v_max, got v_min={v_min} >= v_max={v_max}")
+        if max(abs(v_min), abs(v_max)) > MAX_ABS_VALUE:
+            raise ValueError(
+                f"The support [v_min={v_min!r}, v_max={v_max!r}] reaches beyond +-{MAX_ABS_VALUE:g}: "
+                "TD targets and squared errors on it would overflow float32 (max 3.4e38)"
+            )
         self.v_min = v_min
         self.v_max = v_max
         self.num_bins = num_bins
         self.value_transform = make_value_transform(value_transform)
 
         low, high = self.value_transform.forward(th.tensor([v_min, v_max], dtype=th.float64)).tolist()
-        edges = th.linspace(low, high, num_bins + 1, dtype=th.float64)
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(
+                f"value_transform {self.value_transform.name!r} maps [v_min={v_min:g}, v_max={v_max:g}] to "
+                f"[{low}, {high}], not a finite increasing range"
+            )
         #: Bin width in transformed units.
         self.bin_width = (high - low) / num_bins
+        largest = max(abs(low), abs(high))
+        if self.bin_width < MIN_ULPS_PER_BIN * _FLOAT32_EPS * largest:
+            raise ValueError(
+                f"The bins of the support [v_min={v_min!r}, v_max={v_max!r}] with num_bins={num_bins} "
+                f"({self.value_transform.name} units: width {self.bin_width:.3g} at magnitude {largest:.3g}) are finer "
+                f"than float32 can resolve: each bin must span >= {MIN_ULPS_PER_BIN} float32 steps, i.e. width >= "
+                f"{MIN_ULPS_PER_BIN * _FLOAT32_EPS * largest:.3g}. Use fewer bins or a wider range."
+            )
+        edges = th.linspace(low, high, num_bins + 1, dtype=th.float64)
+        centers = (edges[:-1] + edges[1:]) / 2
+        atoms = self.value_transform.inverse(centers)
         # Python floats, read on every call: no tensor-to-scalar transfer in the training step.
         self._edge_range = (float(edges[0]), float(edges[-1]))
-        self._center_range = (float((edges[0] + edges[1]) / 2), float((edges[-2] + edges[-1]) / 2))
-        centers = (edges[:-1] + edges[1:]) / 2
+        self._center_range = (float(centers[0]), float(centers[-1]))
+        self._atom_range = (float(atoms[0]), float(atoms[-1]))
         # Non-persistent: the support is rebuilt from the settings, never read from a checkpoint.
         # float32 copies for the common case, float64 masters for float64 callers.
         self.register_buffer("edges", edges.float(), persistent=False)
         self.register_buffer("centers", centers.float(), persistent=False)
+        self.register_buffer("_atoms32", atoms.float(), persistent=False)
         self.register_buffer("_edges64", edges, persistent=False)
         self.register_buffer("_centers64", centers, persistent=False)
+        self.register_buffer("_atoms64", atoms, persistent=False)
 
     # ------------------------------------------------------------------ support
     @property
     def target_range(self) -> tuple[float, float]:
-        """Interval (transformed units) that targets are clipped to: the outer bin edges."""
+        """Interval (transformed units) that targets are clipped to: ``h`` of :attr:`value_range`."""
         return self._edge_range
 
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """Interval (return units) that targets are clipped to: ``[v_min, v_max]`` (HL-Gauss); losses whose
+        target mean must be an atom mean (Two-Hot, C51) use the outer atoms."""
+        return self.v_min, self.v_max
+
     def bin_centers(self, dtype: th.dtype = th.float32) -> th.Tensor:
-        """Bin centres in ``dtype`` (transformed units)."""
+        """Bin centres ``c_i`` in ``dtype`` (transformed units)."""
         return self.centers if dtype == th.float32 else self._centers64.to(dtype)
 
     def bin_edges(self, dtype: th.dtype = th.float32) -> th.Tensor:
         """Bin edges in ``dtype`` (transformed units)."""
         return self.edges if dtype == th.float32 else self._edges64.to(dtype)
 
+    def atoms(self, dtype: th.dtype = th.float32) -> th.Tensor:
+        """The support points in value (return) units, ``z_i = h^-1(c_i)``: the values a categorical
+        critic's distribution lives on (C51's atoms)."""
+        return self._atoms32 if dtype == th.float32 else self._atoms64.to(dtype)
+
     # ---------------------------------------------------------- logits -> value
-    def expectation(self, logits: th.Tensor) -> th.Tensor:
-        """``sum_i softmax(logits)_i c_i``: the value in transformed units.
-
-        The value transform is increasing, so greedy actions can be taken on this directly.
-        """
-        logits = _as_float(logits)
-        return th.softmax(logits, dim=-1) @ self.bin_centers(logits.dtype)
-
     def to_value(self, logits: th.Tensor) -> th.Tensor:
-        """Scalar value of a categorical critic: ``h^-1(sum_i softmax(logits)_i c_i)``.
+        """Scalar value of a categorical critic: the mean of its distribution in return units,
+        ``sum_i softmax(logits)_i z_i`` with ``z_i = h^-1(c_i)``.
+
+        Greedy actions and the lowest of several critic heads are taken on this value.
 
         :param logits: Logits of shape ``(*batch, K)``.
         :return: Values of shape ``batch``, in value units.
         """
-        return self.value_transform.inverse(self.expectation(logits))
+        logits = _as_float(logits)
+        return th.softmax(logits, dim=-1) @ self.atoms(logits.dtype)
+
+    def expectation(self, logits: th.Tensor) -> th.Tensor:
+        """``sum_i softmax(logits)_i c_i``: the mean in *transformed* units.
+
+        Not the critic's value unless the transform is the identity (``h^-1`` of it is not the mean
+        return, by Jensen's inequality): use :meth:`to_value`.
+        """
+        logits = _as_float(logits)
+        return th.softmax(logits, dim=-1) @ self.bin_centers(logits.dtype)
 
     # -------------------------------------------------------- scalar -> probs
     def target(self, targets: th.Tensor) -> TDTarget:
         """Turn scalar targets (value units, any shape) into a :class:`TDTarget`.
 
-        :raises ValueError: if a target is NaN or infinite.
+        :raises CriticDivergedError: if a target is NaN or infinite.
         """
         if not isinstance(targets, th.Tensor):
             targets = th.as_tensor(targets, device=self.centers.device)
@@ -169,21 +249,33 @@ class ClassificationLoss(nn.Module):
         # One reduction on the hot path: the sum is finite when every target is (the exact test runs
         # only if it is not, since finite targets near float max can overflow the sum).
         if not math.isfinite(targets.sum().item()) and not bool(th.isfinite(targets).all()):
-            raise ValueError(
+            raise CriticDivergedError(
                 f"Non-finite TD targets ({int((~th.isfinite(targets)).sum())} of {targets.numel()} are NaN or inf): "
-                "the rewards contain NaN/inf or the critic has diverged."
+                "the critic has diverged (try a lower learning rate or gradient clipping)."
             )
-        transformed = self.value_transform.forward(targets)
-        low, high = self.target_range
-        clamped = transformed.clamp(low, high)
-        return TDTarget(self._probs(clamped), clamped, clamped != transformed)
+        low, high = self.value_range
+        values = targets.clamp(low, high)
+        clipped = values != targets
+        transformed = self.value_transform.forward(values).clamp(*self.target_range)
+        return TDTarget(self._target_probs(values, transformed), values, clipped)
 
     def to_probs(self, targets: th.Tensor) -> th.Tensor:
         """Target probabilities ``q(y)`` of shape ``(*targets.shape, K)`` (targets in value units, clipped)."""
         return self.target(targets).probs
 
+    def _target_probs(self, values: th.Tensor, transformed: th.Tensor) -> th.Tensor:
+        """Target probabilities for clipped targets, given in value units and in transformed units.
+
+        The built-in losses override this; a user-defined loss implements :meth:`_probs` instead.
+        """
+        return self._probs(transformed)
+
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
-        """Target probabilities for clipped targets given in transformed units."""
+        """Target probabilities for clipped targets given in transformed units.
+
+        For :meth:`to_value` to report what the critic was trained on, the mean of the returned
+        distribution over :meth:`atoms` should be ``h^-1(transformed)``.
+        """
         raise NotImplementedError
 
     def td_target(
@@ -230,9 +322,10 @@ class ClassificationLoss(nn.Module):
     def forward(self, logits: th.Tensor, target: TDTarget | th.Tensor) -> th.Tensor:
         """Mean cross-entropy ``-sum_i q_i log softmax(logits)_i`` over the batch.
 
-        :param logits: Critic logits ``(*batch, K)``.
+        :param logits: Critic logits ``(*batch, K)``, at least one sample.
         :param target: A :class:`TDTarget`, or scalar targets in value units.
         """
+        _check_not_empty(logits)
         if not isinstance(target, TDTarget):
             target = self.target(target)
         # cross_entropy with class probabilities: one fused call for log_softmax, product, sum and mean.
@@ -321,14 +414,36 @@ class HLGaussLoss(ClassificationLoss):
     """HL-Gauss: histogram loss with Gaussian labels (Imani & White, 2018), as in
     Farebrother et al. (2024), Section 3.
 
-    The target probability of bin ``i`` is the mass of ``N(y, sigma^2)`` in that bin,
-    renormalised to the support:
-    ``q_i = (Phi((e_{i+1} - y) / sigma) - Phi((e_i - y) / sigma)) / (Phi((e_K - y) / sigma) - Phi((e_0 - y) / sigma))``.
+    The target probability of bin ``i`` is the mass of ``N(mu, sigma^2)`` in that bin (transformed
+    units), renormalised to the support:
+    ``q_i = (Phi((e_{i+1} - mu) / sigma) - Phi((e_i - mu) / sigma)) / (Phi((e_K - mu) / sigma) - Phi((e_0 - mu) / sigma))``.
 
-    :param sigma_ratio: ``sigma`` as a multiple of the bin width (the paper recommends 0.75).
-    :param sigma: ``sigma`` in transformed value units; overrides ``sigma_ratio`` when given
+    With the identity transform ``mu = y``, the paper's label, whose mean is ``y`` (up to ~1e-5 bin
+    widths, and short of ``y`` by up to ``0.4 sigma`` within ``2 sigma`` of ``v_min``/``v_max`` where the
+    Gaussian is cut). With another transform, the mean *in return units* of a Gaussian centred on
+    ``h(y)`` is not ``y`` (for symlog about ``(1 + |y|)(exp(sigma^2 / 2) - 1)`` too far from 0, 1.1%
+    on the default support, which bootstrapping with ``gamma = 0.99`` would compound into a
+    many-fold overestimate). ``mu`` is then moved so that the label's mean over the atoms is ``y``:
+    the centre that achieves it is a fixed function of ``h(y)``, solved once at construction
+    (fixed-point iteration ``mu <- mu + h(y) - h(sum_i q_i z_i)`` in float64) on a grid of
+    :attr:`CENTRE_TABLE_POINTS_PER_BIN` points per bin and interpolated linearly in the training step.
+    ``docs/losses.md`` states the remaining bias.
+
+    :param sigma_ratio: ``sigma`` as a multiple of the bin width (the paper recommends 0.75),
+        in ``[1e-3, num_bins]``.
+    :param sigma: ``sigma`` in *transformed* units (value units only with the identity transform),
+        the bin width being ``(h(v_max) - h(v_min)) / num_bins``; an alternative to ``sigma_ratio``
         (the paper finds the best absolute ``sigma`` roughly independent of the number of bins).
+        Giving both is an error.
     """
+
+    #: Points per bin of the table of Gaussian centres (non-identity transforms, see the class docstring).
+    CENTRE_TABLE_POINTS_PER_BIN: ClassVar[int] = 4
+    #: Accepted ``sigma_ratio`` range, in bin widths: ``[1e-3, max(2, num_bins / 4)]``. Below it the label
+    #: is a one-hot histogram; above it the Gaussian covers more than a quarter of the support (a
+    #: ``sigma`` meant in return units on a symlog support, say).
+    SIGMA_RATIO_MIN: ClassVar[float] = 1e-3
+    SIGMA_RATIO_MAX_MIN: ClassVar[float] = 2.0
 
     def __init__(
         self,
@@ -336,58 +451,161 @@ class HLGaussLoss(ClassificationLoss):
         v_max: float = 10.0,
         num_bins: int = 51,
         value_transform: str | ValueTransform | None = "identity",
-        sigma_ratio: float = 0.75,
+        sigma_ratio: float | None = None,
         sigma: float | None = None,
     ) -> None:
         super().__init__(v_min, v_max, num_bins, value_transform)
+        if sigma is not None and sigma_ratio is not None:
+            raise ValueError(
+                f"HL-Gauss got both sigma={sigma!r} and sigma_ratio={sigma_ratio!r}: give one "
+                "(sigma is sigma_ratio * bin width, in transformed units)"
+            )
+        units = f"{self.value_transform.name} units, bin width {self.bin_width:.4g}"
         if sigma is not None:
-            if not (math.isfinite(float(sigma)) and float(sigma) > 0):
-                raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-            sigma_ratio = float(sigma) / self.bin_width
-        if not (math.isfinite(float(sigma_ratio)) and float(sigma_ratio) > 0):
-            raise ValueError(f"sigma_ratio must be a finite number > 0, got {sigma_ratio!r}")
+            sigma = _check_number("sigma", sigma)
+            if not (math.isfinite(sigma) and sigma > 0):
+                raise ValueError(f"sigma must be a finite number > 0 ({units}), got {sigma!r}")
+            sigma_ratio = sigma / self.bin_width
+            where = f"sigma={sigma:g} ({units}) is sigma_ratio={sigma_ratio:.4g} bin widths"
+        else:
+            sigma_ratio = 0.75 if sigma_ratio is None else _check_number("sigma_ratio", sigma_ratio)
+            where = f"sigma_ratio={sigma_ratio!r}"
+        largest = max(self.SIGMA_RATIO_MAX_MIN, self.num_bins / 4)
+        if not (math.isfinite(sigma_ratio) and self.SIGMA_RATIO_MIN <= sigma_ratio <= largest):
+            raise ValueError(
+                f"HL-Gauss: {where}; it must lie in [{self.SIGMA_RATIO_MIN:g}, {largest:g}] bin widths "
+                f"(at most a quarter of the support; sigma is in transformed units, {units})"
+            )
         self.sigma_ratio = float(sigma_ratio)
         #: Standard deviation of the Gaussian label, in transformed units.
         self.sigma = self.sigma_ratio * self.bin_width
         self.register_buffer("_scaled_edges", (self._edges64 / (math.sqrt(2.0) * self.sigma)).float(), persistent=False)
+        self._corrects_mean = not isinstance(self.value_transform, IdentityTransform)
+        # Solved on first use (a critic that only decodes, e.g. for predict, never needs it).
+        self._centre_offsets: th.Tensor | None = None
+
+    def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # .to(device) moves the cached table too (not a registered buffer: it is solved lazily).
+        if self._centre_offsets is not None:
+            self._centre_offsets = fn(self._centre_offsets)
+        return super()._apply(fn, *args, **kwargs)
+
+    def _solve_centre_offsets(self, max_steps: int = 30, tol: float = 1e-12) -> th.Tensor:
+        """``mu(t) - t`` on the grid ``t_j`` (transformed units) where ``mu(t)`` is the Gaussian centre whose
+        histogram has mean ``h^-1(t)`` over the atoms (float64; clamped to the support where unreachable)."""
+        low, high = self.target_range
+        grid = th.linspace(low, high, self.CENTRE_TABLE_POINTS_PER_BIN * self.num_bins + 1, dtype=th.float64)
+        centre = grid.clone()
+        for _ in range(max_steps):
+            mean = self._windowed_mean(centre)
+            moved = (centre + grid - self.value_transform.forward(mean)).clamp(low, high)
+            # Interior points converge in ~10 steps; points held at the ends by the clamp stop moving.
+            converged = float((moved - centre).abs().max()) < tol
+            centre = moved
+            if converged:
+                break
+        return centre - grid
+
+    def _windowed_mean(self, centre: th.Tensor, half_width_sigmas: float = 9.0) -> th.Tensor:
+        """Mean over the atoms (return units) of :meth:`_gaussian_histogram` of each centre (float64),
+        summing only the bins within ``half_width_sigmas`` sigma of it (the rest holds < 1e-18 of the
+        mass): O(points x sigma_ratio) instead of O(points x K), so large supports solve their table fast."""
+        edges, atoms = self.bin_edges(th.float64), self.atoms(th.float64)
+        window = min(self.num_bins, 2 * math.ceil(half_width_sigmas * self.sigma_ratio) + 2)
+        first = ((centre - half_width_sigmas * self.sigma - edges[0]) / self.bin_width).floor()
+        first = first.clamp(0, self.num_bins - window).long()
+        bins = first.unsqueeze(-1) + th.arange(window)  # (points, window)
+        scale = 1.0 / (math.sqrt(2.0) * self.sigma)
+        cdf = th.special.erf((th.cat([edges[bins], edges[bins[:, -1:] + 1]], dim=-1) - centre.unsqueeze(-1)) * scale)
+        mass = th.diff(cdf, dim=-1).clamp_(min=0.0)
+        return (mass * atoms[bins]).sum(-1) / mass.sum(-1)
+
+    def _gaussian_histogram(self, centre: th.Tensor) -> th.Tensor:
+        """Mass of ``N(centre, sigma^2)`` in each bin, renormalised to the support (transformed units)."""
+        scale = 1.0 / (math.sqrt(2.0) * self.sigma)
+        # erf((e_i - mu) / (sqrt(2) sigma)) as scale * e_i - scale * mu: one fused subtraction.
+        scaled_edges = self._scaled_edges if centre.dtype == th.float32 else self.bin_edges(centre.dtype) * scale
+        cdf = th.special.erf(th.sub(scaled_edges, centre.unsqueeze(-1), alpha=scale))
+        # The (1 + erf) / 2 of Phi cancels in the ratio. The clamp removes the ulp-sized negative
+        # differences a float erf can give between equal arguments; the normaliser is > 0 because mu
+        # lies on the support.
+        mass = th.diff(cdf, dim=-1).clamp_(min=0.0)
+        return mass / mass.sum(dim=-1, keepdim=True)
+
+    def _target_probs(self, values: th.Tensor, transformed: th.Tensor) -> th.Tensor:
+        if not self._corrects_mean:
+            return self._gaussian_histogram(transformed)
+        # The centre whose label has mean y in return units: linear interpolation in the solved table.
+        if self._centre_offsets is None:
+            self._centre_offsets = self._solve_centre_offsets().to(self.edges.device, th.float32)
+        offsets = self._centre_offsets.to(transformed.dtype)
+        position = (transformed - self.target_range[0]) * (self.CENTRE_TABLE_POINTS_PER_BIN / self.bin_width)
+        index = position.floor().clamp_(0, offsets.numel() - 2)
+        fraction = (position - index).clamp_(0.0, 1.0)
+        index = index.long()
+        offset = th.lerp(offsets[index], offsets[index + 1], fraction)
+        return self._gaussian_histogram(transformed + offset)
 
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
-        scale = 1.0 / (math.sqrt(2.0) * self.sigma)
-        # erf((e_i - y) / (sqrt(2) sigma)) as scale * e_i - scale * y: one fused subtraction.
-        scaled_edges = self._scaled_edges if transformed.dtype == th.float32 else self.bin_edges(transformed.dtype) * scale
-        cdf = th.special.erf(th.sub(scaled_edges, transformed.unsqueeze(-1), alpha=scale))
-        # The (1 + erf) / 2 of Phi cancels in the ratio; the bin masses sum to the normaliser
-        # Phi(e_K) - Phi(e_0), which clipping keeps >= Phi(0) - Phi(-(e_K - e_0) / sigma) > 0.
-        mass = th.diff(cdf, dim=-1)
-        return mass / mass.sum(dim=-1, keepdim=True)
+        return self._target_probs(self.value_transform.inverse(transformed), transformed)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, sigma_ratio={self.sigma_ratio}"
 
 
-def _triangle_weights(points: th.Tensor, centers: th.Tensor, width: float) -> th.Tensor:
-    """Linear-interpolation weights of ``points`` on a uniform grid, shape ``(*points.shape, K)``.
+def _project_on_atoms(
+    values: th.Tensor, transformed: th.Tensor, weights: th.Tensor | None, loss: ClassificationLoss
+) -> th.Tensor:
+    """Split each point's weight between the two atoms around it, linearly in *return* units, so
+    that the mean over the atoms is preserved: ``(*batch, K)`` probabilities.
 
-    ``max(0, 1 - |x - c_i| / w)`` puts all mass on the two centres around ``x`` (one if ``x``
-    is a centre) and sums to 1 for ``x`` in ``[c_0, c_{K-1}]``.
+    :param values: Points in return units, clipped to the outer atoms, shape ``(*batch, M)``.
+    :param transformed: ``h(values)`` (used only to find the neighbouring atoms), same shape.
+    :param weights: Probability of each point (``None``: 1), same shape.
     """
-    return (1.0 - (points.unsqueeze(-1) - centers).abs() / width).clamp_(min=0.0)
+    atoms = loss.atoms(values.dtype)
+    num_bins = loss.num_bins
+    # Lower neighbour, from the uniform grid in transformed units; at most K - 2 so that the pair is
+    # distinct and a point on the last atom keeps all of its weight.
+    lower = ((transformed - float(loss._center_range[0])) / loss.bin_width).floor_().clamp_(0, num_bins - 2).long()
+    low_atoms, high_atoms = atoms[lower], atoms[lower + 1]
+    # In [0, 1] whatever the rounding of h: non-negative probabilities that sum to the weight.
+    upper = ((values - low_atoms) / (high_atoms - low_atoms)).clamp_(0.0, 1.0)
+    many = weights is not None and values.shape[-1] > 64
+    if weights is None:
+        weights = th.ones_like(upper)
+    probs = th.zeros((*values.shape[:-1], num_bins), dtype=values.dtype, device=values.device)
+    probs.scatter_add_(-1, lower, weights * (1.0 - upper))
+    probs.scatter_add_(-1, lower + 1, weights * upper)
+    if many:
+        # Many atoms can land in one bin, and a float32 scatter-add sums them one by one (error ~K eps):
+        # renormalising brings the sum back to 1 within PROBS_ATOL.
+        probs = probs / probs.sum(dim=-1, keepdim=True)
+    return probs
 
 
 @register_loss("two_hot")
 class TwoHotLoss(ClassificationLoss):
-    """Two-Hot: all mass on the two bin centres adjacent to the target, split so that the
-    expectation equals the target exactly (Schrittwieser et al., 2020; Farebrother et al., 2024).
+    """Two-Hot: all mass on the two atoms adjacent to the target, split so that the mean over the
+    atoms (return units) equals the target exactly (Schrittwieser et al., 2020; Farebrother et al., 2024).
+    With the identity transform this is the usual linear split between bin centres.
 
-    Targets are clipped to ``[c_0, c_{K-1}]``, the range an expectation can reach.
+    Targets are clipped to the outer atoms ``[z_0, z_{K-1}]``, the range a mean can reach.
     """
 
     @property
     def target_range(self) -> tuple[float, float]:
         return self._center_range
 
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return self._atom_range
+
+    def _target_probs(self, values: th.Tensor, transformed: th.Tensor) -> th.Tensor:
+        return _project_on_atoms(values.unsqueeze(-1), transformed.unsqueeze(-1), None, self)
+
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
-        return _triangle_weights(transformed, self.bin_centers(transformed.dtype), self.bin_width)
+        return self._target_probs(self.value_transform.inverse(transformed), transformed)
 
 
 @register_loss("c51")
@@ -395,11 +613,11 @@ class C51Loss(TwoHotLoss):
     """C51 (Bellemare et al., 2017): the categorical projection of the distributional
     Bellman target, the distributional baseline of Farebrother et al. (2024).
 
-    Each atom ``z_j`` of the next-state distribution is shifted to ``r + discount * z_j``,
-    clipped, and its probability split linearly between its two neighbouring atoms.
+    The distribution lives on the atoms ``z_j = h^-1(c_j)`` (return units) and its value is its
+    mean. Each atom of the next-state distribution is shifted to ``r + discount * z_j``, clipped to
+    the outer atoms, and its probability split between its two neighbouring atoms linearly in return
+    units, which preserves the mean (the projection of Rowland et al., 2018, on a non-uniform grid).
     A scalar target (no next-state distribution) is projected as a Dirac, i.e. Two-Hot.
-    The atoms are the canonical bin centres, so the grid matches HL-Gauss for the same
-    ``(v_min, v_max, num_bins)``.
     """
 
     distributional = True
@@ -414,46 +632,36 @@ class C51Loss(TwoHotLoss):
         if next_logits is None:
             raise ValueError(f"{type(self).__name__} is distributional: td_target needs next_logits")
         next_logits = _as_float(next_logits)
-        distribution_values = self.to_value(next_logits)
+        next_probs = th.softmax(next_logits, dim=-1)
+        atoms = self.atoms(next_logits.dtype)
+        distribution_values = next_probs @ atoms
         rewards, discounts, next_values = self._bellman_inputs(
             rewards, discounts, next_logits, distribution_values if next_values is None else next_values
         )
         # The scalar target is only logged and counted as clipped; the distribution is what is learnt.
         expected = self.target(rewards + discounts * next_values)
 
-        atoms = self.bin_centers(next_logits.dtype)
-        low, high = self.target_range
         if isinstance(discounts, th.Tensor):
             discounts = discounts.unsqueeze(-1)
-        # Atoms in value units, shifted so that the distribution's value is next_values (e.g. SAC's
-        # entropy term); the offset is 0 when next_values is not given.
-        next_atoms = self.value_transform.inverse(atoms) + (next_values - distribution_values).unsqueeze(-1)
-        shifted = rewards.unsqueeze(-1) + discounts * next_atoms
-        shifted = self.value_transform.forward(shifted).clamp(low, high)
-        # Split each shifted atom's probability between its lower and upper neighbouring atoms.
-        # Clamping the lower index to K - 2 keeps the two distinct, so an atom that lands exactly on
-        # a support point (including the last one) keeps all of its mass.
-        position = (shifted - atoms[0]) / self.bin_width
-        lower = position.floor().clamp_(0, self.num_bins - 2)
-        upper_weight = position - lower
-        next_probs = th.softmax(next_logits, dim=-1)
-        lower = lower.long()
-        probs = th.zeros_like(next_probs)
-        probs.scatter_add_(-1, lower, next_probs * (1.0 - upper_weight))
-        probs.scatter_add_(-1, lower + 1, next_probs * upper_weight)
-        return TDTarget(probs, expected.scalar, expected.clipped)
+        # Atoms shifted so that the distribution's value is next_values (e.g. SAC's entropy term);
+        # the offset is 0 when next_values is not given.
+        next_atoms = atoms + (next_values - distribution_values).unsqueeze(-1)
+        shifted = (rewards.unsqueeze(-1) + discounts * next_atoms).clamp(*self.value_range)
+        transformed = self.value_transform.forward(shifted)
+        return TDTarget(_project_on_atoms(shifted, transformed, next_probs, self), expected.value, expected.clipped)
 
 
 @register_loss("categorical_mse")
 class CategoricalMSELoss(TwoHotLoss):
     """Ablation of Farebrother et al. (2024), Section 5: a categorical head trained with
-    MSE on its expected value ("MSE + softmax"). Same parameterisation as the
-    classification losses, regression loss: ``0.5 (E_p[c] - h(y))^2``.
+    MSE on its value ("MSE + softmax"). Same parameterisation as the classification losses,
+    regression loss on the value in return units: ``0.5 (sum_i p_i z_i - y)^2``, whose minimiser is
+    the mean target (a regression in transformed units would estimate ``h^-1(E[h(y)])`` instead).
     """
 
     def forward(self, logits: th.Tensor, target: TDTarget | th.Tensor) -> th.Tensor:
+        _check_not_empty(logits)
         if not isinstance(target, TDTarget):
             target = self.target(target)
-        expected = self.expectation(logits)
-        return 0.5 * F.mse_loss(expected, target.scalar.to(expected.dtype))
-
+        value = self.to_value(logits)
+        return 0.5 * F.mse_loss(value, target.value.to(value.dtype))
