@@ -4,8 +4,7 @@ Farebrother et al., *Stop Regressing: Training Value Functions via Classificatio
 Scalable Deep RL*, ICML 2024 (arXiv:2403.03950).
 """
 
-import os
-
+from sb3_hlgauss.common.errors import CriticDivergedError, NonFiniteDataError
 from sb3_hlgauss.common.losses import (
     LOSSES,
     C51Loss,
@@ -31,9 +30,7 @@ from sb3_hlgauss.hlgauss_dqn import HLGaussDQN
 from sb3_hlgauss.hlgauss_sac import HLGaussSAC
 from sb3_hlgauss.hlgauss_td3 import HLGaussTD3
 
-version_file = os.path.join(os.path.dirname(__file__), "version.txt")
-with open(version_file) as file_handler:
-    __version__ = file_handler.read().strip()
+from sb3_hlgauss.version import __version__
 
 __all__ = [
     "LOSSES",
@@ -41,6 +38,8 @@ __all__ = [
     "C51Loss",
     "CategoricalMSELoss",
     "ClassificationLoss",
+    "CriticDivergedError",
+    "NonFiniteDataError",
     "HLGaussDQN",
     "HLGaussLoss",
     "HLGaussSAC",

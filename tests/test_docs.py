@@ -100,12 +100,15 @@ def test_api_reference_covers_the_public_names():
         for setting in settings:
             assert setting in parameters, f"{name} has no {setting!r} argument, docs/api.md says it has"
             assert f"`{setting}" in api, f"docs/api.md does not document {setting!r}"
-        assert parameters["num_bins"].default == 101 and parameters["value_transform"].default == "symlog", (
-            f"the defaults of {name} changed: update docs/api.md"
-        )
-        assert (parameters["v_min"].default, parameters["v_max"].default) == (-10_000.0, 10_000.0), name
-        assert parameters["loss"].default == "hl_gauss", name
-        assert parameters["sigma_ratio"].default is None and parameters["loss_kwargs"].default is None, name
+            assert parameters[setting].kind is inspect.Parameter.KEYWORD_ONLY and parameters[setting].default is None, (
+                f"{name}.{setting} changed: update docs/api.md (keyword-only, None = documented default)"
+            )
+    # The documented defaults that None stands for.
+    from sb3_hlgauss.common import base_class
+
+    assert (base_class.DEFAULT_LOSS, base_class.DEFAULT_NUM_BINS, base_class.DEFAULT_V_MIN, base_class.DEFAULT_V_MAX,
+            base_class.DEFAULT_VALUE_TRANSFORM) == ("hl_gauss", 101, -10_000.0, 10_000.0, "symlog")
+    assert '`"hl_gauss"`' in api and "`101`" in api and '`"symlog"`' in api and "`-10000.0`, `10000.0`" in api
 
 
 def test_links_between_pages():

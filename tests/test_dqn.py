@@ -10,7 +10,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
 from stable_baselines3.common.logger import configure
 
-from sb3_hlgauss import LOSSES, ClassificationLoss, HLGaussDQN, register_loss
+from sb3_hlgauss import LOSSES, ClassificationLoss, CriticDivergedError, HLGaussDQN, NonFiniteDataError, register_loss
 from sb3_hlgauss.common.torch_layers import MinAtarCNN
 from sb3_hlgauss.hlgauss_dqn import CnnPolicy, HLGaussDQNPolicy, MlpPolicy, MultiInputPolicy
 from tests.helpers import best_evaluation_return
@@ -105,17 +105,59 @@ def test_q_values_are_expectations_and_greedy_actions_maximise_them():
     obs = th.randn(5, 4)
     with th.no_grad():
         logits = model.q_net(obs)
-        centers = model.value_loss.bin_centers()
-        expected_q = model.value_loss.value_transform.inverse((th.softmax(logits, -1) * centers).sum(-1))
-        th.testing.assert_close(model.q_net.q_values(obs), expected_q)
+        # The mean of each action's distribution in return units, over the atoms h^-1(c_i)
+        atoms = model.value_loss.value_transform.inverse(model.value_loss.bin_centers().double())
+        expected_q = (th.softmax(logits.double(), -1) * atoms).sum(-1).float()
+        th.testing.assert_close(model.q_net.q_values(obs), expected_q, rtol=1e-5, atol=1e-4)
         th.testing.assert_close(model.policy._predict(obs), expected_q.argmax(1))
 
 
-@pytest.mark.parametrize("loss", ["hl_gauss", "c51"])
-def test_train_step_matches_update_rule(loss):
+def _peaked_logits(model: HLGaussDQN) -> tuple[th.Tensor, int]:
+    """Logits of two actions (batch 1) whose order by Q-value (mean in return units) is the reverse of
+    their order by mean in transformed units (symlog support), and the greedy action."""
+    atoms = model.value_loss.atoms()
+    num_bins = model.value_loss.num_bins
+    logits = th.full((1, 2, num_bins), -30.0)
+    logits[0, 0, [int(th.argmin((atoms - 2000).abs())), int(th.argmin((atoms + 30).abs()))]] = 30.0  # wide
+    logits[0, 1, int(th.argmin((atoms - 200).abs()))] = 30.0  # narrow
+    transformed = model.value_loss.expectation(logits)[0]
+    values = model.value_loss.to_value(logits)[0]
+    assert transformed[0] < transformed[1] and values[0] > values[1]  # the two orders disagree
+    return logits, 0
+
+
+def test_greedy_action_maximises_the_mean_return_not_the_transformed_mean():
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", seed=0)
+    logits, greedy = _peaked_logits(model)
+    model.q_net.forward = lambda obs: logits  # type: ignore[method-assign]
+    assert model.policy._predict(th.zeros(1, 4)).tolist() == [greedy]
+
+
+def test_td_target_bootstraps_from_the_greedy_action_by_mean_return():
+    """The target's next action is the one with the highest Q-value (to_value), and its value is that Q-value."""
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", learning_starts=0, batch_size=1, gamma=0.9, seed=0)
+    model.learn(20)
+    batch = model.replay_buffer.sample(1)
+    logits, greedy = _peaked_logits(model)
+    model.q_net_target.forward = lambda obs: logits  # type: ignore[method-assign]
+    seen = []
+    td_target = model.value_loss.td_target
+
+    def spy(rewards, discounts, next_logits, next_values=None):
+        seen.append(next_values)
+        return td_target(rewards, discounts, next_logits, next_values=next_values)
+
+    model.value_loss.td_target = spy  # type: ignore[method-assign]
+    model.replay_buffer.sample = lambda *args, **kwargs: batch  # type: ignore[method-assign]
+    model.train(gradient_steps=1, batch_size=1)
+    th.testing.assert_close(seen[0].flatten(), model.value_loss.to_value(logits)[:, greedy])
+
+
+@pytest.mark.parametrize("loss, transform", [("hl_gauss", "identity"), ("c51", "identity"), ("hl_gauss", "symlog")])
+def test_train_step_matches_update_rule(loss, transform):
     """One gradient step on a fixed batch equals cross-entropy against the loss's TD target, computed here."""
     model = HLGaussDQN(
-        "MlpPolicy", "CartPole-v1", loss=loss, num_bins=11, v_min=-2, v_max=20, value_transform="identity",
+        "MlpPolicy", "CartPole-v1", loss=loss, num_bins=11, v_min=-2, v_max=20, value_transform=transform,
         learning_starts=0, batch_size=8, gamma=0.9, seed=0,
     )
     model.learn(40)  # fill the buffer
@@ -180,12 +222,18 @@ def test_policy_save_load(tmp_path):
     np.testing.assert_array_equal(policy.predict(obs)[0], model.policy.predict(obs)[0])
 
 
-def test_load_rebuilds_support_from_overridden_settings(tmp_path):
-    """The zoo's --trained-agent passes the YAML's settings to load(): the support follows them."""
+def test_load_refuses_settings_that_would_change_the_saved_critic(tmp_path):
+    """The zoo's --trained-agent passes the YAML's settings to load(): equal ones are accepted, others named.
+    (0.2.0 rebuilt the support from them: load(path, custom_objects={"v_max": 1000}) changed Q 56.8 -> 492.1.)"""
     model = HLGaussDQN("MlpPolicy", "CartPole-v1", num_bins=21, v_max=500.0, value_transform="identity", v_min=0.0)
     model.save(tmp_path / "model.zip")
-    loaded = HLGaussDQN.load(tmp_path / "model.zip", v_max=400.0)
-    assert loaded.value_loss.v_max == 400.0 and loaded.q_net.value_loss is loaded.value_loss
+    with pytest.raises(ValueError, match=r"load\(v_max=400.0\) would change the critic's support or loss: the file was saved with v_max=500.0"):
+        HLGaussDQN.load(tmp_path / "model.zip", v_max=400.0)
+    with pytest.raises(ValueError, match=r"num_bins=51.*saved with num_bins=21"):
+        HLGaussDQN.load(tmp_path / "model.zip", custom_objects={"num_bins": 51})
+    loaded = HLGaussDQN.load(tmp_path / "model.zip", v_max=500, num_bins=21, value_transform="identity", loss_kwargs=None)
+    assert loaded.value_loss.v_max == 500.0 and loaded.q_net.value_loss is loaded.value_loss
+    assert isinstance(loaded.num_bins, int) and loaded.loss_kwargs == {}
 
 
 def test_clipped_targets_are_counted_and_logged(tmp_path):
@@ -235,7 +283,7 @@ def test_user_registered_loss_by_name():
         (dict(loss="mse"), r"Unknown loss 'mse'. Registered losses: \['c51', 'categorical_mse', 'hl_gauss', 'two_hot'"),
         (dict(v_min=10, v_max=10), r"v_min must be < v_max, got v_min=10.0 >= v_max=10.0"),
         (dict(num_bins=1), r"num_bins must be an integer >= 2, got 1"),
-        (dict(sigma_ratio=0), r"sigma_ratio must be a finite number > 0, got 0"),
+        (dict(sigma_ratio=0), r"sigma_ratio=0.0; it must lie in \[0.001, 25.25\] bin widths"),
         (dict(loss="two_hot", sigma_ratio=0.5), r"Loss 'two_hot' does not take \['sigma_ratio'\]"),
         (dict(value_transform="log1p"), r"Unknown value_transform 'log1p'"),
         (dict(policy_kwargs=dict(loss="two_hot")), r"policy_kwargs\['loss'\] is set by the algorithm"),
@@ -256,13 +304,21 @@ class NaNRewardWrapper(gym.RewardWrapper):
         return float("nan")
 
 
-def test_non_finite_targets_stop_training_with_clear_error():
+def test_non_finite_reward_is_refused_where_it_enters():
+    """A NaN reward is named when it is stored (0.2.0 reported it later as non-finite TD targets)."""
     model = HLGaussDQN("MlpPolicy", NaNRewardWrapper(gym.make("CartPole-v1")), learning_starts=10, seed=0)
     weights = [p.detach().clone() for p in model.q_net.parameters()]
-    with pytest.raises(ValueError, match=r"Non-finite TD targets \(32 of 32 are NaN or inf\)"):
+    with pytest.raises(NonFiniteDataError, match=r"reward"):
         model.learn(100)
+    assert model.replay_buffer.size() == 0
     for before, after in zip(weights, model.q_net.parameters()):
         th.testing.assert_close(before, after.detach())  # nothing non-finite reached the weights
+
+
+def test_non_finite_td_targets_are_a_divergence():
+    loss = HLGaussDQN("MlpPolicy", "CartPole-v1", learning_starts=10, seed=0).value_loss
+    with pytest.raises(CriticDivergedError, match=r"Non-finite TD targets \(1 of 2 are NaN or inf\)"):
+        loss.target(th.tensor([1.0, float("nan")]))
 
 
 def test_diverged_critic_stops_training_with_clear_error():
@@ -271,7 +327,7 @@ def test_diverged_critic_stops_training_with_clear_error():
     with th.no_grad():
         for parameter in model.q_net.parameters():
             parameter.fill_(float("nan"))
-    with pytest.raises(ValueError, match=r"non-finite loss \(nan\) at update \d+: the critic's outputs are NaN/inf"):
+    with pytest.raises(CriticDivergedError, match=r"non-finite loss \(nan\) at update \d+: the critic's outputs are NaN/inf"):
         model.train(gradient_steps=1, batch_size=8)
 
 

@@ -41,7 +41,8 @@ def grid(v_min: float, v_max: float, num_bins: int, transform) -> tuple[th.Tenso
 
 
 def expected_value(logits: th.Tensor, centers: th.Tensor, inverse) -> th.Tensor:
-    return inverse((th.softmax(logits.double(), -1) * centers).sum(-1))
+    """The critic's value: the mean of its distribution in return units, over the atoms h^-1(c_i)."""
+    return (th.softmax(logits.double(), -1) * inverse(centers)).sum(-1)
 
 
 def hl_gauss_probs(y: th.Tensor, edges: th.Tensor, sigma: float) -> th.Tensor:
@@ -51,14 +52,13 @@ def hl_gauss_probs(y: th.Tensor, edges: th.Tensor, sigma: float) -> th.Tensor:
     return (cdf[..., 1:] - cdf[..., :-1]) / (cdf[..., -1:] - cdf[..., :1])
 
 
-def two_hot_probs(y: th.Tensor, centers: th.Tensor) -> th.Tensor:
-    """All mass on the two centres around y, with expectation y."""
-    y = y.clamp(float(centers[0]), float(centers[-1]))
-    width = float(centers[1] - centers[0])
-    upper = th.searchsorted(centers, y.contiguous(), right=True).clamp(1, len(centers) - 1)
+def two_hot_probs(y: th.Tensor, atoms: th.Tensor) -> th.Tensor:
+    """All mass on the two atoms around y (return units), with mean y."""
+    y = y.clamp(float(atoms[0]), float(atoms[-1]))
+    upper = th.searchsorted(atoms, y.contiguous(), right=True).clamp(1, len(atoms) - 1)
     lower = upper - 1
-    w_upper = (y - centers[lower]) / width
-    probs = th.zeros(*y.shape, len(centers), dtype=th.float64)
+    w_upper = (y - atoms[lower]) / (atoms[upper] - atoms[lower])
+    probs = th.zeros(*y.shape, len(atoms), dtype=th.float64)
     probs.scatter_(-1, lower.unsqueeze(-1), (1 - w_upper).unsqueeze(-1))
     probs.scatter_add_(-1, upper.unsqueeze(-1), w_upper.unsqueeze(-1))
     return probs
@@ -165,9 +165,32 @@ def test_q_values_are_expectations_over_the_bins():
         expected = th.stack([expected_value(head, centers, symexp) for head in logits], dim=1)
         th.testing.assert_close(model.critic.q_values(obs, actions).double(), expected, rtol=1e-5, atol=1e-5)
         th.testing.assert_close(model.critic.q1_forward(obs, actions).double(), expected[:, :1], rtol=1e-5, atol=1e-5)
-        # The pessimistic head is the one with the lowest expectation, per sample
+        # The pessimistic head is the one with the lowest Q-value, per sample
         lowest = model.critic.pessimistic_logits(obs, actions)
         th.testing.assert_close(expected_value(lowest, centers, symexp), expected.min(dim=1).values, rtol=1e-5, atol=1e-5)
+
+
+def test_pessimistic_head_is_the_lowest_mean_return_not_the_lowest_transformed_mean():
+    """On a symlog support the head with the lowest mean in transformed units need not have the lowest
+    Q-value (the mean in return units): the pessimistic head is chosen on the Q-value."""
+    model = small_sac(v_min=-50, v_max=30)
+    _, centers = grid(-50, 30, 21, symlog)
+    atoms = symexp(centers)
+
+    def peaked(*indices: int) -> th.Tensor:
+        logits = th.full((1, 21), -30.0)
+        logits[0, list(indices)] = 30.0
+        return logits
+
+    wide = peaked(int(th.argmin((atoms - 20).abs())), int(th.argmin((atoms + 3).abs())))  # half on ~20, half on ~-3
+    narrow = peaked(int(th.argmin((atoms - 5).abs())))  # all on ~5
+    transformed = [float((th.softmax(h.double(), -1) * centers).sum()) for h in (wide, narrow)]
+    values = [float(expected_value(h, centers, symexp)) for h in (wide, narrow)]
+    assert transformed[0] < transformed[1] and values[0] > values[1]  # the two orders disagree
+    model.critic.forward = lambda obs, actions: (wide, narrow)  # type: ignore[method-assign]
+    logits, q = model.critic.pessimistic(th.zeros(1, 3), th.zeros(1, 1))
+    th.testing.assert_close(logits, narrow)
+    assert float(q) == pytest.approx(values[1], rel=1e-5)
 
 
 def _fill_and_sample(model, n=8):
@@ -183,7 +206,8 @@ def _fill_and_sample(model, n=8):
 )
 def test_critic_loss_is_cross_entropy_against_soft_td_target(loss, transform):
     """The critic loss equals the sum over heads of the cross-entropy against the selected loss's
-    probabilities of y = r + gamma (1 - done) (min_j Q'_j(s', a') - alpha log pi(a'|s')), computed here."""
+    probabilities of y = r + gamma (1 - done) (min_j Q'_j(s', a') - alpha log pi(a'|s')), computed here,
+    both from the shared critic loss and as logged by train() (which draws a' ~ pi(.|s'))."""
     v_min, v_max, num_bins, gamma, alpha = -60.0, 20.0, 21, 0.9, 0.3
     model = small_sac(loss=loss, v_min=v_min, v_max=v_max, value_transform=transform, gamma=gamma, ent_coef=alpha)
     batch = _fill_and_sample(model)
@@ -194,11 +218,9 @@ def test_critic_loss_is_cross_entropy_against_soft_td_target(loss, transform):
     forward, inverse = (symlog, symexp) if transform == "symlog" else (lambda x: x, lambda x: x)
     edges, centers = grid(v_min, v_max, num_bins, forward)
 
-    th.manual_seed(7)
-    loss_value, target, logits = model._critic_loss(batch, th.tensor(alpha))
-
-    th.manual_seed(7)  # same a' ~ pi(.|s')
+    th.manual_seed(7)  # the draws of train(): a ~ pi(.|s) for the actor, then a' ~ pi(.|s')
     with th.no_grad():
+        model.actor.action_log_prob(batch.observations)
         next_actions, next_log_prob = model.actor.action_log_prob(batch.next_observations)
         next_q = th.stack(
             [expected_value(head, centers, inverse) for head in model.critic_target(batch.next_observations, next_actions)],
@@ -207,26 +229,40 @@ def test_critic_loss_is_cross_entropy_against_soft_td_target(loss, transform):
         y = batch.rewards.flatten().double() + gamma * (1 - batch.dones.flatten().double()) * (
             next_q - alpha * next_log_prob.double()
         )
-        z = forward(y)
-        if loss == "hl_gauss":
-            probs = hl_gauss_probs(z, edges, 0.75 * float(edges[1] - edges[0]))
+        if loss == "two_hot":
+            probs = two_hot_probs(y, inverse(centers))
+        elif transform == "identity":
+            probs = hl_gauss_probs(y, edges, 0.75 * float(edges[1] - edges[0]))
         else:
-            probs = two_hot_probs(z, centers)
+            # HL-Gauss on a symlog support: the Gaussian's centre is moved so that the label's mean
+            # over the atoms is y (test_losses checks that construction): take the loss's label of y.
+            probs = model.value_loss.to_probs(y.float()).double()
+            th.testing.assert_close(probs @ inverse(centers), y.clamp(v_min, v_max), rtol=1e-3, atol=1e-3)
         heads = model.critic(batch.observations, batch.actions)
         expected = sum(-(probs * th.log_softmax(head.double(), -1)).sum(-1).mean() for head in heads)
 
+    loss_value, target, logits = model._critic_loss(batch, next_actions, -alpha * next_log_prob.reshape(-1, 1))
     assert loss_value.item() == pytest.approx(float(expected), rel=1e-4, abs=1e-5)
     th.testing.assert_close(target.probs.double(), probs, rtol=1e-4, atol=1e-5)
+    th.testing.assert_close(target.value.double().flatten(), y.clamp(v_min, v_max), rtol=1e-5, atol=1e-4)
+    assert len(logits) == 2 and all(th.equal(a, b) for a, b in zip(logits, heads))
 
     # Gradients reach every head
     model.critic.optimizer.zero_grad()
     loss_value.backward()
     for q_net in model.critic.q_networks:
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in q_net.parameters())
+    model.critic.optimizer.zero_grad()
+
+    # train() computes the same critic loss (same a' and entropy term)
+    model.replay_buffer.sample = lambda *args, **kwargs: batch  # type: ignore[method-assign]
+    th.manual_seed(7)
+    model.train(gradient_steps=1, batch_size=8)
+    assert model.logger.name_to_value["train/critic_loss"] == pytest.approx(float(expected), rel=1e-4, abs=1e-5)
 
 
 def test_c51_projects_the_pessimistic_head_with_the_soft_reward():
-    """loss="c51": the target is the projection of the lowest-expectation target head's distribution,
+    """loss="c51": the target is the projection of the lowest-Q target head's distribution,
     each atom z_j moved to r + gamma (1 - done) (z_j - alpha log pi)."""
     v_min, v_max, num_bins, gamma, alpha = -30.0, 10.0, 11, 0.9, 0.2
     model = small_sac(loss="c51", v_min=v_min, v_max=v_max, num_bins=num_bins, value_transform="identity", gamma=gamma, ent_coef=alpha)
@@ -234,10 +270,10 @@ def test_c51_projects_the_pessimistic_head_with_the_soft_reward():
     _, centers = grid(v_min, v_max, num_bins, lambda x: x)
     width = float(centers[1] - centers[0])
     th.manual_seed(3)
-    _, target, _ = model._critic_loss(batch, th.tensor(alpha))
-    th.manual_seed(3)
     with th.no_grad():
         next_actions, next_log_prob = model.actor.action_log_prob(batch.next_observations)
+    _, target, _ = model._critic_loss(batch, next_actions, -alpha * next_log_prob)
+    with th.no_grad():
         heads = th.stack(model.critic_target(batch.next_observations, next_actions), dim=1).double()
         lowest = expected_value(heads, centers, lambda x: x).argmin(dim=1)
         p_next = th.softmax(heads[th.arange(8), lowest], -1)
@@ -252,7 +288,7 @@ def test_c51_projects_the_pessimistic_head_with_the_soft_reward():
     th.testing.assert_close(target.probs.sum(-1).double(), th.ones(8, dtype=th.float64))
 
 
-def test_actor_is_trained_on_the_min_expected_q():
+def test_actor_is_trained_on_the_min_q_value():
     """One train() step logs actor_loss = mean(alpha log pi - min_j Q_j(s, pi(s))) computed here."""
     model = small_sac(ent_coef=0.1)
     batch = _fill_and_sample(model)
@@ -326,11 +362,13 @@ def test_policy_save_load(tmp_path):
     )
 
 
-def test_load_rebuilds_support_from_overridden_settings(tmp_path):
+def test_load_refuses_settings_that_would_change_the_saved_critic(tmp_path):
     model = small_sac(v_max=500.0)
     model.save(tmp_path / "model.zip")
-    loaded = HLGaussSAC.load(tmp_path / "model.zip", v_max=400.0)
-    assert loaded.value_loss.v_max == 400.0 and loaded.critic.value_loss is loaded.value_loss
+    with pytest.raises(ValueError, match=r"would change the critic's support or loss: the file was saved with v_max=500.0"):
+        HLGaussSAC.load(tmp_path / "model.zip", v_max=400.0)
+    loaded = HLGaussSAC.load(tmp_path / "model.zip", v_max=500.0)
+    assert loaded.value_loss.v_max == 500.0 and loaded.critic.value_loss is loaded.value_loss
 
 
 # -------------------------------------------------------------------------- logging

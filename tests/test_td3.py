@@ -82,45 +82,62 @@ def test_vec_env_and_progress_bar():
     assert model.num_timesteps >= 200
 
 
-def test_critic_loss_is_cross_entropy_against_smoothed_td_target():
+@pytest.mark.parametrize("transform", ["identity", "symlog"])
+def test_critic_loss_is_cross_entropy_against_smoothed_td_target(transform):
     """Loss = sum over heads of the cross-entropy against HL-Gauss probabilities of
-    y = r + gamma (1 - done) min_j Q'_j(s', clip(mu'(s') + clip(eps, -c, c), -1, 1)), computed here."""
+    y = r + gamma (1 - done) min_j Q'_j(s', clip(mu'(s') + clip(eps, -c, c), -1, 1)), computed here,
+    both from the shared critic loss and as logged by train()."""
     v_min, v_max, num_bins, gamma = -60.0, 20.0, 21, 0.9
-    model = small_td3(v_min=v_min, v_max=v_max, gamma=gamma, target_policy_noise=0.3, target_noise_clip=0.4)
+    model = small_td3(
+        v_min=v_min, v_max=v_max, gamma=gamma, value_transform=transform, target_policy_noise=0.3, target_noise_clip=0.4
+    )
+    forward, inverse = (symlog, symexp) if transform == "symlog" else (lambda x: x, lambda x: x)
     model.learn(60)
     th.manual_seed(1)
     batch = model.replay_buffer.sample(8)
     with th.no_grad():
         for param in model.critic_target.parameters():
             param.add_(0.3 * th.randn_like(param))
-    low, high = symlog(th.tensor([v_min, v_max], dtype=th.float64)).tolist()
+    low, high = forward(th.tensor([v_min, v_max], dtype=th.float64)).tolist()
     edges = th.linspace(low, high, num_bins + 1, dtype=th.float64)
     centers = (edges[:-1] + edges[1:]) / 2
     sigma = 0.75 * (high - low) / num_bins
 
-    th.manual_seed(7)
-    loss_value, _, _ = model._critic_loss(batch)
-
-    th.manual_seed(7)  # same smoothing noise
+    th.manual_seed(7)  # the smoothing noise of train()
     with th.no_grad():
         noise = th.empty_like(batch.actions).normal_(0, 0.3).clamp(-0.4, 0.4)
         next_actions = (model.actor_target(batch.next_observations) + noise).clamp(-1, 1)
+        # Q-values: the means of the heads' distributions in return units, over the atoms h^-1(c_i)
         next_q = th.stack(
-            [symexp((th.softmax(h.double(), -1) * centers).sum(-1)) for h in model.critic_target(batch.next_observations, next_actions)],
+            [(th.softmax(h.double(), -1) * inverse(centers)).sum(-1) for h in model.critic_target(batch.next_observations, next_actions)],
             dim=1,
         ).min(dim=1).values
         y = batch.rewards.flatten().double() + gamma * (1 - batch.dones.flatten().double()) * next_q
-        z = symlog(y).clamp(low, high).unsqueeze(-1)
-        cdf = 0.5 * (1 + th.erf((edges - z) / (sigma * math.sqrt(2))))
-        probs = (cdf[:, 1:] - cdf[:, :-1]) / (cdf[:, -1:] - cdf[:, :1])
+        if transform == "identity":
+            z = y.clamp(low, high).unsqueeze(-1)
+            cdf = 0.5 * (1 + th.erf((edges - z) / (sigma * math.sqrt(2))))
+            probs = (cdf[:, 1:] - cdf[:, :-1]) / (cdf[:, -1:] - cdf[:, :1])
+        else:
+            # symlog: the Gaussian's centre is moved so that the label's mean over the atoms is y
+            # (test_losses checks that construction): take the loss's label of y.
+            probs = model.value_loss.to_probs(y.float()).double()
         expected = sum(
             -(probs * th.log_softmax(h.double(), -1)).sum(-1).mean() for h in model.critic(batch.observations, batch.actions)
         )
+    loss_value, target, _ = model._critic_loss(batch, next_actions)
     assert loss_value.item() == pytest.approx(float(expected), rel=1e-4, abs=1e-5)
+    th.testing.assert_close(target.value.double().flatten(), y.clamp(v_min, v_max), rtol=1e-5, atol=1e-4)
     model.critic.optimizer.zero_grad()
     loss_value.backward()
     for q_net in model.critic.q_networks:
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in q_net.parameters())
+    model.critic.optimizer.zero_grad()
+
+    # train() computes the same critic loss (same smoothed a')
+    model.replay_buffer.sample = lambda *args, **kwargs: batch  # type: ignore[method-assign]
+    th.manual_seed(7)
+    model.train(gradient_steps=1, batch_size=8)
+    assert model.logger.name_to_value["train/critic_loss"] == pytest.approx(float(expected), rel=1e-4, abs=1e-5)
 
 
 def test_delayed_actor_updates():

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import math
-from typing import Any
+import pathlib
+import warnings
+import zipfile
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import cloudpickle
 
 import numpy as np
 import torch as th
@@ -11,7 +20,11 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.type_aliases import GymEnv
 
-from sb3_hlgauss.common.losses import ClassificationLoss, make_loss
+from sb3_hlgauss.common.checks import FiniteTransitionsMixin
+from sb3_hlgauss.common.errors import CriticDivergedError
+from sb3_hlgauss.common.losses import ClassificationLoss, check_num_bins, make_loss
+from sb3_hlgauss.common.transforms import ValueTransform
+from sb3_hlgauss.version import __version__
 
 #: Default support: wide enough for the returns of most Gymnasium tasks without tuning.
 #: The symlog transform keeps the resolution fine near zero (see the README's "Choosing the support").
@@ -44,38 +57,188 @@ def check_action_space(
     return env
 
 
-class ClassificationCriticMixin:
+#: The constructor arguments that define the categorical critic; each has exactly one source.
+LOSS_SETTINGS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform", "loss_kwargs")
+_NAMED_SETTINGS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform")
+#: Saved with every model from 0.3.0 on: the sb3-hlgauss version whose settings rules the file follows.
+VERSION_KEY = "_sb3_hlgauss_version"
+
+
+def resolve_loss_settings(
+    owner: str,
+    loss: str | None = None,
+    num_bins: int | None = None,
+    v_min: float | None = None,
+    v_max: float | None = None,
+    sigma_ratio: float | None = None,
+    value_transform: str | ValueTransform | None = None,
+    loss_kwargs: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], ClassificationLoss]:
+    """Validate the loss settings of an algorithm and resolve them to the critic they build.
+
+    Rules (the same for every algorithm): ``None`` means the algorithm's documented default
+    (:data:`DEFAULT_LOSS`, :data:`DEFAULT_NUM_BINS`, ...; ``sigma_ratio``: the loss's own, 0.75 for
+    HL-Gauss); a setting of the wrong type is a ``TypeError`` naming it; a setting given both as an
+    argument and in ``loss_kwargs`` (or ``sigma`` together with ``sigma_ratio``) is a ``ValueError``
+    naming it; HL-Gauss's ``sigma`` (transformed units) is converted into the ``sigma_ratio`` in use.
+
+    :param owner: Name used in error messages (e.g. ``"HLGaussDQN"``).
+    :return: The settings as the model stores them (every value describes the critic in use;
+        ``loss_kwargs`` holds only the loss's further arguments) and the loss they build.
+    """
+    if loss is None:
+        loss = DEFAULT_LOSS
+    if not isinstance(loss, str):
+        raise TypeError(f"{owner}: loss must be the name of a registered loss (a str), got {loss!r}")
+    if loss_kwargs is None:
+        loss_kwargs = {}
+    if not isinstance(loss_kwargs, Mapping):
+        raise TypeError(f"{owner}: loss_kwargs must be a dict, got {loss_kwargs!r} ({type(loss_kwargs).__name__})")
+    extra = dict(loss_kwargs)
+    twice = [key for key in extra if key in _NAMED_SETTINGS]
+    if twice:
+        key = twice[0]
+        raise ValueError(
+            f"{owner}: {key!r} is given in loss_kwargs ({key}={extra[key]!r}) but is an argument of {owner} itself: "
+            f"pass {key}=... directly (each setting has one place)"
+        )
+    if "sigma" in extra and sigma_ratio is not None:
+        raise ValueError(
+            f"{owner}: sigma (loss_kwargs, transformed units) and sigma_ratio (bin widths) both set the HL-Gauss width: "
+            f"give one (got sigma={extra['sigma']!r}, sigma_ratio={sigma_ratio!r})"
+        )
+    num_bins = check_num_bins(DEFAULT_NUM_BINS if num_bins is None else num_bins)
+    if value_transform is None:
+        value_transform = DEFAULT_VALUE_TRANSFORM
+    if isinstance(value_transform, ValueTransform):
+        value_transform = value_transform.name
+    if not isinstance(value_transform, str):
+        raise TypeError(f"{owner}: value_transform must be a registered transform name, got {value_transform!r}")
+    arguments: dict[str, Any] = dict(
+        num_bins=num_bins,
+        v_min=DEFAULT_V_MIN if v_min is None else v_min,
+        v_max=DEFAULT_V_MAX if v_max is None else v_max,
+        value_transform=value_transform,
+    )
+    if sigma_ratio is not None:
+        arguments["sigma_ratio"] = sigma_ratio
+    value_loss = make_loss(loss, **arguments, **extra)
+    extra.pop("sigma", None)  # now value_loss.sigma_ratio
+    settings = dict(
+        loss=loss,
+        num_bins=value_loss.num_bins,
+        v_min=value_loss.v_min,
+        v_max=value_loss.v_max,
+        sigma_ratio=getattr(value_loss, "sigma_ratio", None),
+        value_transform=value_loss.value_transform.name,
+        loss_kwargs=extra,
+    )
+    return settings, value_loss
+
+
+def policy_loss_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments the policy builds its loss with, from resolved settings."""
+    kwargs = {key: settings[key] for key in ("num_bins", "v_min", "v_max", "value_transform")}
+    if settings["sigma_ratio"] is not None:
+        kwargs["sigma_ratio"] = settings["sigma_ratio"]
+    kwargs.update(settings["loss_kwargs"])
+    return kwargs
+
+
+def _legacy_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The critic a file saved by sb3-hlgauss 0.1/0.2 actually used, as 0.3.0 settings.
+
+    0.1/0.2 built the loss from the attributes updated by ``loss_kwargs`` (which won silently), with
+    ``None`` meaning the *loss class's* default and ``sigma`` overriding ``sigma_ratio``; this
+    reproduces that, so that the loaded model's attributes describe its critic.
+    """
+    old_defaults = dict(v_min=-10.0, v_max=10.0, num_bins=51, value_transform="identity")
+    merged = {key: stored.get(key) for key in ("num_bins", "v_min", "v_max", "sigma_ratio", "value_transform")}
+    merged.update(stored.get("loss_kwargs") or {})
+    merged = {key: value for key, value in merged.items() if value is not None}
+    merged = {**old_defaults, **merged}
+    num_bins = int(float(merged.pop("num_bins")))
+    v_min, v_max = float(merged.pop("v_min")), float(merged.pop("v_max"))
+    value_transform = merged.pop("value_transform")
+    sigma_ratio = merged.pop("sigma_ratio", None)
+    if "sigma" in merged:
+        sigma_ratio = None  # 0.2.0: sigma overrode sigma_ratio
+    elif sigma_ratio is not None:
+        sigma_ratio = float(sigma_ratio)
+    return dict(
+        loss=stored.get("loss") or DEFAULT_LOSS, num_bins=num_bins, v_min=v_min, v_max=v_max,
+        sigma_ratio=sigma_ratio, value_transform=value_transform, loss_kwargs=merged,
+    )
+
+
+def _read_saved_data(path: str | pathlib.Path | io.BufferedIOBase) -> tuple[Any, dict[str, Any]]:
+    """The JSON ``data`` of a saved model, not deserialized, and a path SB3 can still read."""
+    if isinstance(path, io.BufferedIOBase) or hasattr(path, "read"):
+        raw = path.read()  # type: ignore[union-attr]
+        path = io.BytesIO(raw)
+        source: Any = io.BytesIO(raw)
+    else:
+        path = pathlib.Path(path)
+        if not path.exists() and path.with_suffix(".zip").exists():
+            path = path.with_suffix(".zip")
+        source = path
+    try:
+        with zipfile.ZipFile(source) as archive:
+            stored = json.loads(archive.read("data").decode())
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        stored = {}  # let SB3 report what is wrong with the file
+    return path, stored
+
+
+def _saved_policy_class(stored: Mapping[str, Any]) -> type | None:
+    entry = stored.get("policy_class")
+    if not isinstance(entry, dict) or ":serialized:" not in entry:
+        return None
+    try:
+        return cloudpickle.loads(base64.b64decode(entry[":serialized:"].encode()))
+    except Exception:  # noqa: BLE001 - an unreadable class is SB3's to report
+        return None
+
+
+def _algorithm_of_policy(policy_class: type) -> str | None:
+    """Which algorithm (ours first, then SB3's) saves models with ``policy_class``."""
+    from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
+
+    from sb3_hlgauss import HLGaussDQN, HLGaussSAC, HLGaussTD3
+
+    for algorithm in (HLGaussDQN, HLGaussSAC, HLGaussTD3, DQN, SAC, TD3, DDPG, PPO, A2C):
+        if any(isinstance(p, type) and issubclass(policy_class, p) for p in algorithm.policy_aliases.values()):
+            return f"{algorithm.__module__.split('.')[0]}.{algorithm.__name__}"
+    return None
+
+
+class ClassificationCriticMixin(FiniteTransitionsMixin):
     """Loss settings, model set-up and logging shared by HLGaussDQN, HLGaussSAC and HLGaussTD3.
 
-    The loss settings are constructor arguments of the algorithm (so that RL Zoo
+    The loss settings are keyword-only constructor arguments of the algorithm (so that RL Zoo
     hyperparameter files and Optuna samplers set them by name) and plain attributes (so that
-    they are saved with the model and restored by ``load``). The support and its loss module are
-    rebuilt from those attributes in ``_setup_model``, never frozen at ``__init__``, so a model
-    loaded with overridden settings gets a consistent critic.
+    they are saved with the model and restored by ``load``). They are resolved once by
+    :func:`resolve_loss_settings` and the attributes always describe the critic in use; the loss
+    module is rebuilt from them in ``_setup_model``. ``load`` refuses a file of another algorithm
+    and any override that would change the saved support.
     """
 
     value_loss: ClassificationLoss
     policy_kwargs: dict[str, Any]
     policy: Any
     logger: Any
+    policy_aliases: ClassVar[dict[str, type]]
 
     def _set_value_loss_settings(
         self,
-        loss: str,
-        num_bins: int,
-        v_min: float,
-        v_max: float,
+        loss: str | None,
+        num_bins: int | None,
+        v_min: float | None,
+        v_max: float | None,
         sigma_ratio: float | None,
-        value_transform: str,
+        value_transform: str | None,
         loss_kwargs: dict[str, Any] | None,
     ) -> None:
-        self.loss = loss
-        self.num_bins = num_bins
-        self.v_min = v_min
-        self.v_max = v_max
-        self.sigma_ratio = sigma_ratio
-        self.value_transform = value_transform
-        self.loss_kwargs = dict(loss_kwargs or {})
         for key in ("loss", "loss_kwargs"):
             if key in self.policy_kwargs:
                 raise ValueError(
@@ -83,29 +246,24 @@ class ClassificationCriticMixin:
                     "(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs) "
                     f"to {type(self).__name__} itself"
                 )
-        # Fail now, with the loss's own message, rather than deep inside _setup_model.
-        self._make_value_loss()
+        settings, _ = resolve_loss_settings(
+            type(self).__name__, loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs
+        )
+        self.__dict__.update(settings)
+        setattr(self, VERSION_KEY, __version__)
         self.n_clipped_targets = 0
 
-    def _value_loss_kwargs(self) -> dict[str, Any]:
-        kwargs = dict(
-            num_bins=self.num_bins,
-            v_min=self.v_min,
-            v_max=self.v_max,
-            value_transform=self.value_transform,
-            sigma_ratio=self.sigma_ratio,
-        )
-        kwargs.update(getattr(self, "loss_kwargs", {}) or {})
-        return {key: value for key, value in kwargs.items() if value is not None}
-
-    def _make_value_loss(self) -> ClassificationLoss:
-        return make_loss(self.loss, **self._value_loss_kwargs())
+    def _loss_settings(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in LOSS_SETTINGS}
 
     def _setup_model(self) -> None:
+        # Re-resolved: the attributes may have been set by load (or by hand) since __init__.
+        settings, _ = resolve_loss_settings(type(self).__name__, **self._loss_settings())
+        self.__dict__.update(settings)
         # The policy builds the loss from these; keep them out of the user's policy_kwargs
         # (which are saved as given and compared on load).
         user_policy_kwargs = self.policy_kwargs
-        self.policy_kwargs = {**user_policy_kwargs, "loss": self.loss, "loss_kwargs": self._value_loss_kwargs()}
+        self.policy_kwargs = {**user_policy_kwargs, "loss": self.loss, "loss_kwargs": policy_loss_kwargs(settings)}
         try:
             super()._setup_model()  # type: ignore[misc]
         finally:
@@ -114,13 +272,86 @@ class ClassificationCriticMixin:
         if not hasattr(self, "n_clipped_targets"):
             self.n_clipped_targets = 0
 
+    @classmethod
+    def load(  # type: ignore[override]
+        cls,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """SB3's ``load``, which also refuses what would load a different critic than the one saved.
+
+        :raises ValueError: if the file was saved by another algorithm (naming the one to use), or if
+            ``custom_objects``/``kwargs`` would change a loss setting (``loss``, ``num_bins``, ``v_min``,
+            ``v_max``, ``sigma_ratio``, ``value_transform``, ``loss_kwargs``): the weights were trained
+            for the saved support. Giving a setting equal to the saved one is accepted.
+        """
+        path, stored = _read_saved_data(path)
+        policy_class = _saved_policy_class(stored)
+        expected = cls.policy_aliases.get("MlpPolicy")
+        if policy_class is not None and isinstance(expected, type) and not issubclass(policy_class, expected):
+            right = _algorithm_of_policy(policy_class)
+            raise ValueError(
+                f"{cls.__name__}.load: the file was saved with the policy {policy_class.__name__}"
+                + (f", by {right}: load it with {right}.load" if right else f", which {cls.__name__} does not use")
+            )
+        if stored and all(key in stored for key in ("loss", "num_bins")):
+            legacy = VERSION_KEY not in stored
+            saved = _legacy_settings(stored) if legacy else {key: stored.get(key) for key in LOSS_SETTINGS}
+            saved, _ = resolve_loss_settings(f"{cls.__name__}.load", **saved)
+            custom_objects = dict(custom_objects or {})
+            given = {key: source.pop(key) for source in (custom_objects, kwargs) for key in list(source) if key in LOSS_SETTINGS}
+            if given:
+                cls._check_same_critic(saved, given)
+            if legacy and saved["value_transform"] != "identity":
+                warnings.warn(
+                    f"{cls.__name__}.load: this model was saved by sb3-hlgauss < 0.3.0 with value_transform="
+                    f"{saved['value_transform']!r}. From 0.3.0 its Q-values are the mean of its distribution in return "
+                    "units (they were h^-1 of the mean in transformed units, which is not the expected return); "
+                    "they read higher by about (1 + |Q|)(exp(sigma^2 / 2) - 1) and greedy actions can change where "
+                    "two actions' values are close. Continued training uses the 0.3.0 targets. See CHANGELOG.md.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            kwargs.update(saved)
+            kwargs[VERSION_KEY] = __version__
+        return super().load(  # type: ignore[misc]
+            path, env=env, device=device, custom_objects=custom_objects, print_system_info=print_system_info,
+            force_reset=force_reset, **kwargs,
+        )
+
+    @classmethod
+    def _check_same_critic(cls, saved: dict[str, Any], given: dict[str, Any]) -> None:
+        trial = {**saved, **given}
+        if "sigma" in (trial.get("loss_kwargs") or {}) and "sigma_ratio" not in given:
+            trial["sigma_ratio"] = None
+        try:
+            requested, _ = resolve_loss_settings(f"{cls.__name__}.load", **trial)
+        except (TypeError, ValueError) as error:
+            requested, reason = None, f" ({error})"
+        else:
+            reason = ""
+        changed = [key for key in LOSS_SETTINGS if requested is None or requested[key] != saved[key]]
+        if changed:
+            names = ", ".join(f"{key}={given.get(key, requested[key] if requested else None)!r}" for key in changed if key in given or requested)
+            raise ValueError(
+                f"{cls.__name__}.load({names}) would change the critic's support or loss: the file was saved with "
+                + ", ".join(f"{key}={saved[key]!r}" for key in changed)
+                + f"{reason}. The weights are trained for the saved support: load without these settings, "
+                "or train a new model with them."
+            )
+
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "value_loss", "_q_logits_to_log"]  # type: ignore[misc]
 
     def _check_finite_loss(self, loss_value: float) -> None:
         """Stop before a non-finite loss reaches the weights (non-finite targets are caught by the loss)."""
         if not math.isfinite(loss_value):
-            raise ValueError(
+            raise CriticDivergedError(
                 f"{type(self).__name__}: non-finite loss ({loss_value}) at update {self._n_updates}: "  # type: ignore[attr-defined]
                 "the critic's outputs are NaN/inf (try a lower learning rate or gradient clipping)."
             )

@@ -2,9 +2,10 @@
 :class:`~sb3_hlgauss.HLGaussTD3`.
 
 Each of the ``n_critics`` heads maps ``(s, a)`` to ``num_bins`` logits over the support of a
-:class:`~sb3_hlgauss.common.losses.ClassificationLoss`; its Q-value is their expectation over the
-bin centres (Farebrother et al., 2024, *Stop Regressing*, arXiv:2403.03950). Only the network
-lives here: every target-distribution computation is the loss module's.
+:class:`~sb3_hlgauss.common.losses.ClassificationLoss`; its Q-value is the mean of that
+distribution in return units, the loss's ``to_value`` (Farebrother et al., 2024, *Stop Regressing*,
+arXiv:2403.03950). The network and the shared critic update live here; every target-distribution
+computation is the loss module's.
 """
 
 from __future__ import annotations
@@ -13,29 +14,32 @@ from typing import Any
 
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.policies import ContinuousCritic
+from stable_baselines3.common.policies import BaseModel
 from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, create_mlp
-from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.type_aliases import ReplayBufferSamples, Schedule
 from torch import nn
 
-from sb3_hlgauss.common.losses import ClassificationLoss
+from sb3_hlgauss.common.losses import ClassificationLoss, TDTarget
 from sb3_hlgauss.common.policies import ValueLossPolicyMixin, set_training_mode_if_changed
 
 
-class CategoricalContinuousCritic(ContinuousCritic):
+class CategoricalContinuousCritic(BaseModel):
     """Critic network(s) for SAC/TD3 whose heads output logits over a fixed support.
 
-    Same architecture as SB3's :class:`~stable_baselines3.common.policies.ContinuousCritic`
-    (``n_critics`` MLPs on the concatenated features and action), except that each head's output
-    layer has ``num_bins`` units instead of one.
+    Same architecture and semantics as SB3's :class:`~stable_baselines3.common.policies.ContinuousCritic`
+    (``n_critics`` MLPs ``qf0``, ``qf1``, ... on the concatenated features and action; with a shared
+    features extractor, the extractor is trained by the actor's loss only), except that each head's
+    output layer has ``num_bins`` units instead of one. The heads are built directly (no scalar head
+    is created and replaced), under SB3's module names, so saved state dicts load unchanged.
 
     - :meth:`forward` returns one ``(batch, num_bins)`` logits tensor per head;
-    - :meth:`q_values` returns the expected Q-values of every head, ``(batch, n_critics)``;
-    - :meth:`q1_forward` returns the expected Q-value of the first head, ``(batch, 1)``, like SB3's
+    - :meth:`q_values` returns the Q-values of every head, ``(batch, n_critics)``: the means of their
+      distributions in return units (the loss's ``to_value``);
+    - :meth:`q1_forward` returns the Q-value of the first head, ``(batch, 1)``, like SB3's
       (TD3's actor update);
-    - :meth:`pessimistic_logits` returns, per sample, the logits of the head with the lowest expected
-      Q-value (clipped double Q-learning), the bootstrap distribution of the TD target
+    - :meth:`pessimistic_logits` returns, per sample, the logits of the head with the lowest Q-value
+      (clipped double Q-learning), the bootstrap distribution of the TD target
       (:meth:`pessimistic` returns that Q-value too).
 
     :param observation_space: Observation space
@@ -49,6 +53,8 @@ class CategoricalContinuousCritic(ContinuousCritic):
     :param n_critics: Number of critic heads
     :param share_features_extractor: Whether the features extractor is shared with the actor
     """
+
+    features_extractor: BaseFeaturesExtractor
 
     def __init__(
         self,
@@ -66,38 +72,41 @@ class CategoricalContinuousCritic(ContinuousCritic):
         super().__init__(
             observation_space,
             action_space,
-            net_arch=net_arch,
             features_extractor=features_extractor,
-            features_dim=features_dim,
-            activation_fn=activation_fn,
             normalize_images=normalize_images,
-            n_critics=n_critics,
-            share_features_extractor=share_features_extractor,
         )
-        self.value_loss = value_loss
-        self.num_bins = value_loss.num_bins
+
         action_dim = get_action_dim(self.action_space)
-        # Replace the scalar heads built by ContinuousCritic with heads of num_bins logits.
-        self.q_networks = []
+
+        self.share_features_extractor = share_features_extractor
+        self.n_critics = n_critics
+        self.num_bins = value_loss.num_bins
+        self.q_networks: list[nn.Module] = []
         for idx in range(n_critics):
             q_net = nn.Sequential(*create_mlp(features_dim + action_dim, self.num_bins, net_arch, activation_fn))
             self.add_module(f"qf{idx}", q_net)
             self.q_networks.append(q_net)
+        self.value_loss = value_loss
 
     def forward(self, obs: th.Tensor, actions: th.Tensor) -> tuple[th.Tensor, ...]:
         """Logits of every head, a tuple of ``n_critics`` tensors of shape ``(batch, num_bins)``."""
-        return super().forward(obs, actions)
+        # Learn the features extractor using the policy loss only
+        # when the features_extractor is shared with the actor
+        with th.set_grad_enabled(not self.share_features_extractor):
+            features = self.extract_features(obs, self.features_extractor)
+        qvalue_input = th.cat([features, actions], dim=1)
+        return tuple(q_net(qvalue_input) for q_net in self.q_networks)
 
     def set_training_mode(self, mode: bool) -> None:
         # Called before every action selection: skip the module-tree walk when nothing changes.
         set_training_mode_if_changed(self, mode)
 
     def q_values(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
-        """Expected Q-values of every head, shape ``(batch, n_critics)``."""
+        """Q-values of every head (means in return units), shape ``(batch, n_critics)``."""
         return self.value_loss.to_value(th.stack(self(obs, actions), dim=1))
 
     def q1_forward(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
-        """Expected Q-value of the first head only, shape ``(batch, 1)`` (features not trained, as in SB3)."""
+        """Q-value of the first head only, shape ``(batch, 1)`` (features not trained, as in SB3)."""
         with th.no_grad():
             features = self.extract_features(obs, self.features_extractor)
         logits = self.q_networks[0](th.cat([features, actions], dim=1))
@@ -106,26 +115,83 @@ class CategoricalContinuousCritic(ContinuousCritic):
     def pessimistic(
         self, obs: th.Tensor, actions: th.Tensor, with_logits: bool = True
     ) -> tuple[th.Tensor | None, th.Tensor]:
-        """Per sample, the logits of the head whose expected Q-value is lowest, ``(batch, num_bins)``,
+        """Per sample, the logits of the head whose Q-value is lowest, ``(batch, num_bins)``,
         and that Q-value, ``min_j Q_j(s, a)`` (``batch``): the clipped double-Q estimate of SAC and TD3.
+
+        The Q-values compared are the loss's ``to_value`` (means in return units).
 
         :param with_logits: Whether to select the logits (only distributional losses need them);
             ``None`` is returned in their place otherwise.
         """
         logits = th.stack(self(obs, actions), dim=1)  # (batch, n_critics, num_bins)
-        # The value transform is increasing: the lowest expectation in transformed units is the lowest Q.
-        lowest_expectation, lowest = self.value_loss.expectation(logits).min(dim=1)
-        lowest_q = self.value_loss.value_transform.inverse(lowest_expectation)
+        lowest_q, lowest = self.value_loss.to_value(logits).min(dim=1)
         if not with_logits:
             return None, lowest_q
         index = lowest.view(-1, 1, 1).expand(-1, 1, logits.shape[-1])
         return logits.gather(1, index).squeeze(1), lowest_q
 
     def pessimistic_logits(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
-        """Per sample, the logits of the head whose expected Q-value is lowest: ``(batch, num_bins)``."""
+        """Per sample, the logits of the head whose Q-value is lowest: ``(batch, num_bins)``."""
         logits, _ = self.pessimistic(obs, actions)
         assert logits is not None
         return logits
+
+
+class CategoricalCriticAlgorithmMixin:
+    """The critic update shared by :class:`~sb3_hlgauss.HLGaussSAC` and :class:`~sb3_hlgauss.HLGaussTD3`.
+
+    It replaces the critic part of SB3's SAC/TD3 ``train()`` (target from the min over target critics,
+    MSE of every head) by its classification counterpart; the algorithm's ``train()`` chooses the
+    next actions (and SAC's entropy term), as SB3's does.
+    """
+
+    critic: CategoricalContinuousCritic
+    critic_target: CategoricalContinuousCritic
+    value_loss: ClassificationLoss
+    gamma: float
+
+    def _critic_loss(
+        self,
+        replay_data: ReplayBufferSamples,
+        next_actions: th.Tensor,
+        next_entropy_bonus: th.Tensor | None = None,
+    ) -> tuple[th.Tensor, TDTarget, tuple[th.Tensor, ...]]:
+        """Cross-entropy of every critic head against the clipped double-Q TD target.
+
+        The target is ``y = r + gamma^n (1 - done) (min_j Q_target_j(s', a') + b)``, with ``a'`` the
+        ``next_actions`` and ``b`` the ``next_entropy_bonus`` (SAC: ``-alpha log pi(a'|s')``; 0 if
+        ``None``). It bootstraps from the target head with the lowest Q-value at ``(s', a')`` (its whole
+        distribution only for distributional losses, C51) and ``b`` is folded into the reward
+        (``r + gamma^n (1 - done) b``), so that every loss gets the same target: a scalar-target loss sees
+        exactly ``y``, C51 projects that head's distribution shifted by the (soft) reward.
+
+        :param replay_data: The replayed batch.
+        :param next_actions: ``a'``, shape ``(batch, action_dim)``.
+        :param next_entropy_bonus: Per-sample term added to the next Q-value, ``batch`` elements.
+        :return: The critic loss (sum over heads of the mean cross-entropy), the target and the
+            logits of every head for the replayed ``(s, a)``.
+        """
+        # For n-step replay, discount factor is gamma**n_steps (when no early termination)
+        discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
+        discounts = (1 - replay_data.dones) * discounts
+        with th.no_grad():
+            # Compute the next Q-values: min over all critics targets (and that head's logits)
+            next_logits, next_q_values = self.critic_target.pessimistic(
+                replay_data.next_observations, next_actions, with_logits=self.value_loss.distributional
+            )
+            rewards = replay_data.rewards
+            if next_entropy_bonus is not None:
+                rewards = rewards + discounts * next_entropy_bonus.reshape(rewards.shape)
+            # td target (+ entropy term), as target probabilities over the bins
+            target = self.value_loss.td_target(rewards, discounts, next_logits, next_values=next_q_values)
+
+        # Get current logits for each critic network using action from the replay buffer
+        current_logits = self.critic(replay_data.observations, replay_data.actions)
+
+        # Compute critic loss: cross-entropy of every head
+        critic_loss = sum(self.value_loss(head_logits, target) for head_logits in current_logits)
+        assert isinstance(critic_loss, th.Tensor)  # for type checker
+        return critic_loss, target, current_logits
 
 
 class CategoricalCriticPolicyMixin(ValueLossPolicyMixin):

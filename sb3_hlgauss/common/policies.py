@@ -20,10 +20,23 @@ class ValueLossPolicyMixin:
 
     value_loss: ClassificationLoss
 
-    def _store_value_loss_settings(self, loss: str, loss_kwargs: dict[str, Any] | None) -> None:
+    def _store_value_loss_settings(self, loss: str | None, loss_kwargs: dict[str, Any] | None) -> None:
+        if loss is None or loss_kwargs is None:
+            # Only the algorithm knows the support: a policy built without it (e.g. by SB3's own
+            # DQN.load on an HLGaussDQN file) would silently get some default support.
+            algorithm = type(self).__name__.removesuffix("Policy")
+            for base in type(self).__mro__:
+                if base.__name__.startswith("HLGauss") and base.__name__.endswith("Policy"):
+                    algorithm = base.__name__.removesuffix("Policy")
+                    break
+            raise ValueError(
+                f"{type(self).__name__} needs the loss settings (loss and loss_kwargs), which sb3_hlgauss's "
+                f"{algorithm} passes from its own arguments. Loading an {algorithm} file with another class "
+                f"(e.g. stable_baselines3's DQN/SAC/TD3.load) cannot work: use sb3_hlgauss.{algorithm}.load."
+            )
         # Plain attributes: set before nn.Module.__init__ is allowed, modules are not.
         self.loss_name = loss
-        self.loss_kwargs = dict(loss_kwargs or {})
+        self.loss_kwargs = dict(loss_kwargs)
 
     def _build_value_loss(self) -> None:
         self.value_loss = make_loss(self.loss_name, **self.loss_kwargs)

@@ -11,15 +11,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.dqn import DQN
 
-from sb3_hlgauss.common.base_class import (
-    DEFAULT_LOSS,
-    DEFAULT_NUM_BINS,
-    DEFAULT_V_MAX,
-    DEFAULT_V_MIN,
-    DEFAULT_VALUE_TRANSFORM,
-    ClassificationCriticMixin,
-    check_action_space,
-)
+from sb3_hlgauss.common.base_class import ClassificationCriticMixin, check_action_space
 from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_dqn.policies import (
     CategoricalQNetwork,
@@ -45,26 +37,21 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
     Paper: *Stop Regressing: Training Value Functions via Classification for Scalable Deep RL*,
     Farebrother et al., ICML 2024, https://arxiv.org/abs/2403.03950
 
-    The Q-network outputs ``num_bins`` logits per action over a fixed support; Q-values are their
-    expectations over the bin centres. The TD target ``r + gamma^n (1 - done) max_a' Q_target(s', a')``
+    The Q-network outputs ``num_bins`` logits per action over a fixed support; Q-values are the
+    means of these distributions in return units (the loss's ``to_value``). The TD target
+    ``r + gamma^n (1 - done) max_a' Q_target(s', a')``
     is turned into target probabilities by the selected loss (HL-Gauss by default) and the logits
     of the taken actions are trained with cross-entropy instead of SB3's Huber loss.
     ``loss="c51"`` projects the target network's whole distribution instead (Bellemare et al., 2017).
 
     Everything else is SB3's :class:`~stable_baselines3.DQN`: replace ``DQN`` with ``HLGaussDQN``.
 
+    The loss settings (``loss``, ``num_bins``, ``v_min``, ``v_max``, ``sigma_ratio``, ``value_transform``,
+    ``loss_kwargs``) are keyword-only and come after SB3's own arguments, so that every call of SB3's
+    algorithm, positional arguments included, works unchanged; ``None`` means the documented default.
+
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
-    :param loss: Name of the value loss: ``"hl_gauss"`` (default), ``"two_hot"``, ``"c51"``,
-        ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss`
-    :param num_bins: Number of bins of the support
-    :param v_min: Lowest value the support represents, in return units
-    :param v_max: Highest value the support represents, in return units
-    :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
-        bin width (``None``: the loss's default, 0.75 as in the paper)
-    :param value_transform: ``"symlog"`` (default) or ``"identity"``: transform applied to targets
-        before binning; the bins are uniform in transformed units
-    :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in value units)
     :param learning_rate: The learning rate, it can be a function
         of the current progress remaining (from 1 to 0)
     :param buffer_size: size of the replay buffer
@@ -91,6 +78,17 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
     :param seed: Seed for the pseudo random generators
     :param device: Device (cpu, cuda, ...) on which the code should be run.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    :param loss: Name of the value loss: ``"hl_gauss"``, ``"two_hot"``, ``"c51"``,
+        ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss` (None: ``"hl_gauss"``)
+    :param num_bins: Number of bins of the support (None: 101)
+    :param v_min: Lowest value the support represents, in return units (None: -10000.0)
+    :param v_max: Highest value the support represents, in return units (None: 10000.0)
+    :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
+        bin width (None: the loss's default, 0.75 as in the paper)
+    :param value_transform: ``"symlog"`` or ``"identity"``: transform applied to targets before
+        binning; the bins are uniform in transformed units (None: ``"symlog"``)
+    :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in transformed units;
+        None: none)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -106,13 +104,6 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
         self,
         policy: str | type[HLGaussDQNPolicy],
         env: GymEnv | str,
-        loss: str = DEFAULT_LOSS,
-        num_bins: int = DEFAULT_NUM_BINS,
-        v_min: float = DEFAULT_V_MIN,
-        v_max: float = DEFAULT_V_MAX,
-        sigma_ratio: float | None = None,
-        value_transform: str = DEFAULT_VALUE_TRANSFORM,
-        loss_kwargs: dict[str, Any] | None = None,
         learning_rate: float | Schedule = 1e-4,
         buffer_size: int = 1_000_000,
         learning_starts: int = 100,
@@ -137,6 +128,14 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
         seed: int | None = None,
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
+        *,
+        loss: str | None = None,
+        num_bins: int | None = None,
+        v_min: float | None = None,
+        v_max: float | None = None,
+        sigma_ratio: float | None = None,
+        value_transform: str | None = None,
+        loss_kwargs: dict[str, Any] | None = None,
     ) -> None:
         env = check_action_space(
             env, (spaces.Discrete,), type(self).__name__, "For continuous actions use HLGaussSAC or HLGaussTD3.", verbose
@@ -190,17 +189,15 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
             discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
 
             with th.no_grad():
-                # Greedy next action under the target network, and its value
+                # Compute the next Q-values using the target network
                 next_logits = self.q_net_target(replay_data.next_observations)
-                next_expectation, next_actions = self.value_loss.expectation(next_logits).max(dim=1)
+                # Follow greedy policy: use the one with the highest value (to_value, in return units)
+                next_q_values, next_actions = self.value_loss.to_value(next_logits).max(dim=1)
                 # Only distributional losses (C51) bootstrap from the greedy action's whole distribution
                 next_logits = _select_action(next_logits, next_actions) if self.value_loss.distributional else None
                 # r + gamma^n (1 - done) Q_target(s', a*), as target probabilities over the bins
                 target = self.value_loss.td_target(
-                    replay_data.rewards,
-                    (1 - replay_data.dones) * discounts,
-                    next_logits,
-                    next_values=self.value_loss.value_transform.inverse(next_expectation),
+                    replay_data.rewards, (1 - replay_data.dones) * discounts, next_logits, next_values=next_q_values
                 )
 
             # Logits of the actions taken, trained with cross-entropy against the target probabilities

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
     CombinedExtractor,
@@ -18,28 +19,35 @@ from stable_baselines3.common.torch_layers import (
     create_mlp,
 )
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
-from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
+from stable_baselines3.dqn.policies import DQNPolicy
 from torch import nn
 
 from sb3_hlgauss.common.losses import ClassificationLoss
 from sb3_hlgauss.common.policies import ValueLossPolicyMixin, default_optimizer_kwargs, set_training_mode_if_changed
 
 
-class CategoricalQNetwork(QNetwork):
+class CategoricalQNetwork(BasePolicy):
     """Q-network whose head outputs ``num_bins`` logits per action (Farebrother et al., 2024).
 
-    ``forward`` returns logits of shape ``(batch, n_actions, num_bins)``; the Q-values are
-    their expectations over the bin centres (:meth:`q_values`), and greedy actions maximise them.
+    Same architecture as SB3's :class:`~stable_baselines3.dqn.policies.QNetwork` (an MLP ``q_net`` on
+    the features), except that its output layer has ``n_actions * num_bins`` units; built directly,
+    as sb3-contrib's ``QuantileNetwork`` is, so no scalar head is ever created.
+
+    ``forward`` returns logits of shape ``(batch, n_actions, num_bins)``; the Q-values are the means
+    of their distributions in return units (:meth:`q_values`, the loss's ``to_value``), and greedy
+    actions maximise them.
 
     :param observation_space: Observation space
     :param action_space: Action space (``Discrete``)
     :param features_extractor: Network that maps observations to features
     :param features_dim: Number of features
     :param value_loss: The loss whose support decodes the logits into values
-    :param net_arch: Hidden layers of the head
+    :param net_arch: Hidden layers of the head (``None``: ``[64, 64]``, as in SB3)
     :param activation_fn: Activation function
     :param normalize_images: Whether to divide images by 255
     """
+
+    action_space: spaces.Discrete
 
     def __init__(
         self,
@@ -56,18 +64,21 @@ class CategoricalQNetwork(QNetwork):
             observation_space,
             action_space,
             features_extractor=features_extractor,
-            features_dim=features_dim,
-            net_arch=net_arch,
-            activation_fn=activation_fn,
             normalize_images=normalize_images,
         )
-        self.value_loss = value_loss
+
+        if net_arch is None:
+            net_arch = [64, 64]
+
+        self.net_arch = net_arch
+        self.activation_fn = activation_fn
+        self.features_dim = features_dim
         self.num_bins = value_loss.num_bins
-        self.n_actions = int(self.action_space.n)
-        # Replace the scalar head built by QNetwork with one of n_actions * num_bins logits.
-        self.q_net = nn.Sequential(
-            *create_mlp(self.features_dim, self.n_actions * self.num_bins, self.net_arch, self.activation_fn)
-        )
+        self.n_actions = int(self.action_space.n)  # number of actions
+        # Module name "q_net" as in SB3's QNetwork: state dicts saved by earlier releases load unchanged.
+        q_net = create_mlp(self.features_dim, self.n_actions * self.num_bins, self.net_arch, self.activation_fn)
+        self.q_net = nn.Sequential(*q_net)
+        self.value_loss = value_loss
 
     def forward(self, obs: PyTorchObs) -> th.Tensor:
         """Logits of shape ``(batch, n_actions, num_bins)``."""
@@ -75,7 +86,7 @@ class CategoricalQNetwork(QNetwork):
         return logits.view(-1, self.n_actions, self.num_bins)
 
     def q_values(self, obs: PyTorchObs) -> th.Tensor:
-        """Expected Q-values, shape ``(batch, n_actions)``."""
+        """Q-values (means of the predicted distributions in return units), shape ``(batch, n_actions)``."""
         return self.value_loss.to_value(self(obs))
 
     def set_training_mode(self, mode: bool) -> None:
@@ -83,12 +94,21 @@ class CategoricalQNetwork(QNetwork):
         set_training_mode_if_changed(self, mode)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> th.Tensor:
-        # The value transform is increasing: the greedy action of the transformed expectation is the same.
-        return self.value_loss.expectation(self(observation)).argmax(dim=1).reshape(-1)
+        # Greedy action: the highest Q-value (to_value, in return units)
+        return self.q_values(observation).argmax(dim=1).reshape(-1)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(value_loss=self.value_loss)
+
+        data.update(
+            dict(
+                net_arch=self.net_arch,
+                features_dim=self.features_dim,
+                activation_fn=self.activation_fn,
+                features_extractor=self.features_extractor,
+                value_loss=self.value_loss,
+            )
+        )
         return data
 
 
@@ -98,9 +118,11 @@ class HLGaussDQNPolicy(ValueLossPolicyMixin, DQNPolicy):
     :param observation_space: Observation space
     :param action_space: Action space
     :param lr_schedule: Learning rate schedule (could be constant)
-    :param loss: Name of the registered value loss (``"hl_gauss"``, ``"two_hot"``, ``"c51"``, ...)
+    :param loss: Name of the registered value loss (``"hl_gauss"``, ``"two_hot"``, ``"c51"``, ...);
+        required, set by :class:`~sb3_hlgauss.HLGaussDQN` from its own arguments (no default: a
+        policy built without it, e.g. by SB3's ``DQN.load`` on an HLGaussDQN file, is an error)
     :param loss_kwargs: Arguments of the loss (``v_min``, ``v_max``, ``num_bins``, ...);
-        set by the algorithm from its own constructor arguments
+        required, set by the algorithm from its own constructor arguments
     :param net_arch: The specification of the network architecture
     :param activation_fn: Activation function
     :param features_extractor_class: Features extractor to use
@@ -119,7 +141,7 @@ class HLGaussDQNPolicy(ValueLossPolicyMixin, DQNPolicy):
         observation_space: spaces.Space,
         action_space: spaces.Discrete,
         lr_schedule: Schedule,
-        loss: str = "hl_gauss",
+        loss: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
         net_arch: list[int] | None = None,
         activation_fn: type[nn.Module] = nn.ReLU,
@@ -169,7 +191,7 @@ class CnnPolicy(HLGaussDQNPolicy):
         observation_space: spaces.Space,
         action_space: spaces.Discrete,
         lr_schedule: Schedule,
-        loss: str = "hl_gauss",
+        loss: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
         net_arch: list[int] | None = None,
         activation_fn: type[nn.Module] = nn.ReLU,
@@ -203,7 +225,7 @@ class MultiInputPolicy(HLGaussDQNPolicy):
         observation_space: spaces.Space,
         action_space: spaces.Discrete,
         lr_schedule: Schedule,
-        loss: str = "hl_gauss",
+        loss: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
         net_arch: list[int] | None = None,
         activation_fn: type[nn.Module] = nn.ReLU,

@@ -10,28 +10,19 @@ from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.sac import SAC
 
-from sb3_hlgauss.common.base_class import (
-    DEFAULT_LOSS,
-    DEFAULT_NUM_BINS,
-    DEFAULT_V_MAX,
-    DEFAULT_V_MIN,
-    DEFAULT_VALUE_TRANSFORM,
-    ClassificationCriticMixin,
-    check_action_space,
-)
-from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic
-from sb3_hlgauss.common.losses import TDTarget
+from sb3_hlgauss.common.base_class import ClassificationCriticMixin, check_action_space
+from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic, CategoricalCriticAlgorithmMixin
 from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_sac.policies import CnnPolicy, HLGaussSACPolicy, MlpPolicy, MultiInputPolicy
 
 SelfHLGaussSAC = TypeVar("SelfHLGaussSAC", bound="HLGaussSAC")
 
 
-class HLGaussSAC(ClassificationCriticMixin, SAC):
+class HLGaussSAC(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC):
     """
     Soft Actor-Critic whose critics are trained by classification.
 
@@ -40,15 +31,15 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
     Haarnoja et al., 2018, https://arxiv.org/abs/1801.01290).
 
     Each of the ``n_critics`` critic heads outputs ``num_bins`` logits for ``(s, a)``; its Q-value is
-    their expectation over the bin centres. The soft TD target
+    the mean of that distribution in return units (the loss's ``to_value``). The soft TD target
 
     ``y = r + gamma (1 - done) (min_j Q_target_j(s', a') - alpha log pi(a'|s')),  a' ~ pi(.|s')``
 
     is turned into target probabilities by the selected loss (HL-Gauss by default) and every head is
     trained with the cross-entropy against them (the critic loss is the sum over heads). The actor and
-    the entropy coefficient are trained exactly as in SAC, on the expected Q-values (min over heads).
+    the entropy coefficient are trained exactly as in SAC, on these Q-values (min over heads).
 
-    The bootstrap distribution is that of the target head with the lowest expected Q-value at
+    The bootstrap distribution is that of the target head with the lowest Q-value at
     ``(s', a')``, and the entropy bonus is folded into the reward (``r - gamma (1 - done) alpha log pi``),
     so that every loss gets the same target: a scalar-target loss (HL-Gauss, Two-Hot) sees exactly ``y``
     above, and ``loss="c51"`` projects that head's whole distribution, shifted by the soft reward
@@ -58,18 +49,12 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
     The default support (symlog transform, ``[-1e4, 1e4]``, 101 bins) needs no tuning for returns up
     to the ten thousands; see ``docs/sac.md`` for choosing a support.
 
+    The loss settings (``loss``, ``num_bins``, ``v_min``, ``v_max``, ``sigma_ratio``, ``value_transform``,
+    ``loss_kwargs``) are keyword-only and come after SB3's own arguments, so that every call of SB3's
+    algorithm, positional arguments included, works unchanged; ``None`` means the documented default.
+
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
-    :param loss: Name of the value loss: ``"hl_gauss"`` (default), ``"two_hot"``, ``"c51"``,
-        ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss`
-    :param num_bins: Number of bins of the support
-    :param v_min: Lowest value the support represents, in return units
-    :param v_max: Highest value the support represents, in return units
-    :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
-        bin width (``None``: the loss's default, 0.75 as in the paper)
-    :param value_transform: ``"symlog"`` (default) or ``"identity"``: transform applied to targets
-        before binning; the bins are uniform in transformed units
-    :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in value units)
     :param learning_rate: learning rate for adam optimizer,
         the same learning rate will be used for all networks (Q-Values, Actor and Value function)
         it can be a function of the current progress remaining (from 1 to 0)
@@ -100,6 +85,17 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
     :param seed: Seed for the pseudo random generators
     :param device: Device (cpu, cuda, ...) on which the code should be run.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    :param loss: Name of the value loss: ``"hl_gauss"``, ``"two_hot"``, ``"c51"``,
+        ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss` (None: ``"hl_gauss"``)
+    :param num_bins: Number of bins of the support (None: 101)
+    :param v_min: Lowest value the support represents, in return units (None: -10000.0)
+    :param v_max: Highest value the support represents, in return units (None: 10000.0)
+    :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
+        bin width (None: the loss's default, 0.75 as in the paper)
+    :param value_transform: ``"symlog"`` or ``"identity"``: transform applied to targets before
+        binning; the bins are uniform in transformed units (None: ``"symlog"``)
+    :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in transformed units;
+        None: none)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -115,13 +111,6 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
         self,
         policy: str | type[HLGaussSACPolicy],
         env: GymEnv | str,
-        loss: str = DEFAULT_LOSS,
-        num_bins: int = DEFAULT_NUM_BINS,
-        v_min: float = DEFAULT_V_MIN,
-        v_max: float = DEFAULT_V_MAX,
-        sigma_ratio: float | None = None,
-        value_transform: str = DEFAULT_VALUE_TRANSFORM,
-        loss_kwargs: dict[str, Any] | None = None,
         learning_rate: float | Schedule = 3e-4,
         buffer_size: int = 1_000_000,
         learning_starts: int = 100,
@@ -148,6 +137,14 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
         seed: int | None = None,
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
+        *,
+        loss: str | None = None,
+        num_bins: int | None = None,
+        v_min: float | None = None,
+        v_max: float | None = None,
+        sigma_ratio: float | None = None,
+        value_transform: str | None = None,
+        loss_kwargs: dict[str, Any] | None = None,
     ) -> None:
         env = check_action_space(env, (spaces.Box,), type(self).__name__, "For discrete actions use HLGaussDQN.", verbose)
         super().__init__(
@@ -183,37 +180,6 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
         self._set_value_loss_settings(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs)
         if _init_setup_model:
             self._setup_model()
-
-    def _critic_loss(
-        self, replay_data: ReplayBufferSamples, ent_coef: th.Tensor
-    ) -> tuple[th.Tensor, TDTarget, tuple[th.Tensor, ...]]:
-        """Cross-entropy of every critic head against the soft TD target.
-
-        :return: The critic loss (sum over heads of the mean cross-entropy), the target and the
-            logits of every head for the replayed ``(s, a)``.
-        """
-        # For n-step replay, discount factor is gamma**n_steps (when no early termination)
-        discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
-        discounts = (1 - replay_data.dones) * discounts
-        with th.no_grad():
-            # Select action according to policy
-            next_actions, next_log_prob = self.actor.action_log_prob(replay_data.next_observations)
-            # Bootstrap from the target head with the lowest expected Q, min_j Q_target_j(s', a')
-            # (its whole distribution only for distributional losses: C51)
-            next_logits, next_q = self.critic_target.pessimistic(
-                replay_data.next_observations, next_actions, with_logits=self.value_loss.distributional
-            )
-            # Entropy bonus folded into the reward, so that
-            # y = r + gamma (1 - done) (min_j Q_target_j(s', a') - alpha log pi(a'|s'))
-            soft_rewards = replay_data.rewards - discounts * ent_coef * next_log_prob.reshape(-1, 1)
-            # ... as target probabilities over the bins
-            target = self.value_loss.td_target(soft_rewards, discounts, next_logits, next_values=next_q)
-
-        # Logits of every critic head for the replayed actions, each trained with cross-entropy
-        logits = self.critic(replay_data.observations, replay_data.actions)
-        critic_loss = sum(self.value_loss(head_logits, target) for head_logits in logits)
-        assert isinstance(critic_loss, th.Tensor)
-        return critic_loss, target, logits
 
     @flushes_denormals
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
@@ -258,8 +224,15 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
                 ent_coef_loss.backward()
                 self.ent_coef_optimizer.step()
 
-            # Critic: cross-entropy of every head against the target probabilities of y
-            critic_loss, target, logits = self._critic_loss(replay_data, ent_coef)
+            with th.no_grad():
+                # Select action according to policy
+                next_actions, next_log_prob = self.actor.action_log_prob(replay_data.next_observations)
+                # entropy term, folded into the reward of the TD target by the critic loss
+                next_entropy_bonus = -ent_coef * next_log_prob.reshape(-1, 1)
+
+            # Critic loss: cross-entropy of every head against the target probabilities of
+            # y = r + gamma (1 - done) (min_j Q_target_j(s', a') - alpha log pi(a'|s'))
+            critic_loss, target, current_logits = self._critic_loss(replay_data, next_actions, next_entropy_bonus)
             critic_losses.append(critic_loss.item())
             self._check_finite_loss(critic_losses[-1])
             clipped.append(target.clipped)
@@ -269,7 +242,7 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
             critic_loss.backward()
             self.critic.optimizer.step()
 
-            # Actor: maximise the expected Q-value (min over heads) plus the entropy bonus, as in SAC
+            # Actor: maximise the Q-value (min over heads) plus the entropy bonus, as in SAC
             min_qf_pi = self.critic.q_values(replay_data.observations, actions_pi).min(dim=1, keepdim=True).values
             actor_loss = (ent_coef * log_prob - min_qf_pi).mean()
             actor_losses.append(actor_loss.item())
@@ -294,8 +267,8 @@ class HLGaussSAC(ClassificationCriticMixin, SAC):
         self.logger.record("train/critic_loss", np.mean(critic_losses))
         if len(ent_coef_losses) > 0:
             self.logger.record("train/ent_coef_loss", np.mean(ent_coef_losses))
-        # Expected Q-values of every head on the last batch
-        self._record_critic_stats(critic_losses, th.stack(logits, dim=1), clipped)
+        # Q-values of every head on the last batch (logged as train/q_mean)
+        self._record_critic_stats(critic_losses, th.stack(current_logits, dim=1), clipped)
 
     def learn(
         self: SelfHLGaussSAC,

@@ -27,9 +27,11 @@ class HLGaussSACPolicy(CategoricalCriticPolicyMixin, SACPolicy):
     :param observation_space: Observation space
     :param action_space: Action space
     :param lr_schedule: Learning rate schedule (could be constant)
-    :param loss: Name of the registered value loss (``"hl_gauss"``, ``"two_hot"``, ``"c51"``, ...)
+    :param loss: Name of the registered value loss (``"hl_gauss"``, ``"two_hot"``, ``"c51"``, ...);
+        required, set by :class:`~sb3_hlgauss.HLGaussSAC` from its own arguments (no default: a
+        policy built without it, e.g. by SB3's ``SAC.load`` on an HLGaussSAC file, is an error)
     :param loss_kwargs: Arguments of the loss (``v_min``, ``v_max``, ``num_bins``, ...);
-        set by the algorithm from its own constructor arguments
+        required, set by the algorithm from its own constructor arguments
     :param net_arch: The specification of the policy and value networks
     :param activation_fn: Activation function
     :param use_sde: Whether to use State Dependent Exploration or not
@@ -53,7 +55,7 @@ class HLGaussSACPolicy(CategoricalCriticPolicyMixin, SACPolicy):
         observation_space: spaces.Space,
         action_space: spaces.Box,
         lr_schedule: Schedule,
-        loss: str = "hl_gauss",
+        loss: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
         net_arch: list[int] | dict[str, list[int]] | None = None,
         activation_fn: type[nn.Module] = nn.ReLU,

@@ -10,28 +10,19 @@ from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.td3 import TD3
 
-from sb3_hlgauss.common.base_class import (
-    DEFAULT_LOSS,
-    DEFAULT_NUM_BINS,
-    DEFAULT_V_MAX,
-    DEFAULT_V_MIN,
-    DEFAULT_VALUE_TRANSFORM,
-    ClassificationCriticMixin,
-    check_action_space,
-)
-from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic
-from sb3_hlgauss.common.losses import TDTarget
+from sb3_hlgauss.common.base_class import ClassificationCriticMixin, check_action_space
+from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic, CategoricalCriticAlgorithmMixin
 from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_td3.policies import CnnPolicy, HLGaussTD3Policy, MlpPolicy, MultiInputPolicy
 
 SelfHLGaussTD3 = TypeVar("SelfHLGaussTD3", bound="HLGaussTD3")
 
 
-class HLGaussTD3(ClassificationCriticMixin, TD3):
+class HLGaussTD3(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, TD3):
     """
     Twin Delayed DDPG whose critics are trained by classification.
 
@@ -40,28 +31,22 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
     Fujimoto et al., 2018, https://arxiv.org/abs/1802.09477).
 
     Each of the ``n_critics`` critic heads outputs ``num_bins`` logits for ``(s, a)``; its Q-value is
-    their expectation over the bin centres. The TD target
+    the mean of that distribution in return units (the loss's ``to_value``). The TD target
     ``y = r + gamma (1 - done) min_j Q_target_j(s', a')``, with TD3's target policy smoothing
     ``a' = clip(mu_target(s') + clip(eps, -c, c), -1, 1)``, is turned into target probabilities by the
     selected loss and every head is trained with cross-entropy (the critic loss is the sum over heads).
-    The actor is updated every ``policy_delay`` critic updates to maximise the expected Q-value of
+    The actor is updated every ``policy_delay`` critic updates to maximise the Q-value of
     the first head, as in TD3. ``loss="c51"`` projects the distribution of the target head with the
-    lowest expected value.
+    lowest Q-value.
 
     Everything else is SB3's :class:`~stable_baselines3.TD3`: replace ``TD3`` with ``HLGaussTD3``.
 
+    The loss settings (``loss``, ``num_bins``, ``v_min``, ``v_max``, ``sigma_ratio``, ``value_transform``,
+    ``loss_kwargs``) are keyword-only and come after SB3's own arguments, so that every call of SB3's
+    algorithm, positional arguments included, works unchanged; ``None`` means the documented default.
+
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
-    :param loss: Name of the value loss: ``"hl_gauss"`` (default), ``"two_hot"``, ``"c51"``,
-        ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss`
-    :param num_bins: Number of bins of the support
-    :param v_min: Lowest value the support represents, in return units
-    :param v_max: Highest value the support represents, in return units
-    :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
-        bin width (``None``: the loss's default, 0.75 as in the paper)
-    :param value_transform: ``"symlog"`` (default) or ``"identity"``: transform applied to targets
-        before binning; the bins are uniform in transformed units
-    :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in value units)
     :param learning_rate: learning rate for adam optimizer,
         the same learning rate will be used for all networks (Q-Values, Actor and Value function)
         it can be a function of the current progress remaining (from 1 to 0)
@@ -91,6 +76,17 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
     :param seed: Seed for the pseudo random generators
     :param device: Device (cpu, cuda, ...) on which the code should be run.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    :param loss: Name of the value loss: ``"hl_gauss"``, ``"two_hot"``, ``"c51"``,
+        ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss` (None: ``"hl_gauss"``)
+    :param num_bins: Number of bins of the support (None: 101)
+    :param v_min: Lowest value the support represents, in return units (None: -10000.0)
+    :param v_max: Highest value the support represents, in return units (None: 10000.0)
+    :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
+        bin width (None: the loss's default, 0.75 as in the paper)
+    :param value_transform: ``"symlog"`` or ``"identity"``: transform applied to targets before
+        binning; the bins are uniform in transformed units (None: ``"symlog"``)
+    :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in transformed units;
+        None: none)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -106,13 +102,6 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
         self,
         policy: str | type[HLGaussTD3Policy],
         env: GymEnv | str,
-        loss: str = DEFAULT_LOSS,
-        num_bins: int = DEFAULT_NUM_BINS,
-        v_min: float = DEFAULT_V_MIN,
-        v_max: float = DEFAULT_V_MAX,
-        sigma_ratio: float | None = None,
-        value_transform: str = DEFAULT_VALUE_TRANSFORM,
-        loss_kwargs: dict[str, Any] | None = None,
         learning_rate: float | Schedule = 1e-3,
         buffer_size: int = 1_000_000,
         learning_starts: int = 100,
@@ -136,6 +125,14 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
         seed: int | None = None,
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
+        *,
+        loss: str | None = None,
+        num_bins: int | None = None,
+        v_min: float | None = None,
+        v_max: float | None = None,
+        sigma_ratio: float | None = None,
+        value_transform: str | None = None,
+        loss_kwargs: dict[str, Any] | None = None,
     ) -> None:
         env = check_action_space(env, (spaces.Box,), type(self).__name__, "For discrete actions use HLGaussDQN.", verbose)
         super().__init__(
@@ -169,35 +166,6 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
         if _init_setup_model:
             self._setup_model()
 
-    def _critic_loss(self, replay_data: ReplayBufferSamples) -> tuple[th.Tensor, TDTarget, tuple[th.Tensor, ...]]:
-        """Cross-entropy of every critic head against the TD target with target policy smoothing.
-
-        :return: The critic loss (sum over heads of the mean cross-entropy), the target and the
-            logits of every head for the replayed ``(s, a)``.
-        """
-        # For n-step replay, discount factor is gamma**n_steps (when no early termination)
-        discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
-        with th.no_grad():
-            # Select action according to the target policy and add clipped noise
-            noise = replay_data.actions.clone().data.normal_(0, self.target_policy_noise)
-            noise = noise.clamp(-self.target_noise_clip, self.target_noise_clip)
-            next_actions = (self.actor_target(replay_data.next_observations) + noise).clamp(-1, 1)
-            # Bootstrap from the target head with the lowest expected Q, min_j Q_target_j(s', a')
-            # (its whole distribution only for distributional losses: C51)
-            next_logits, next_q = self.critic_target.pessimistic(
-                replay_data.next_observations, next_actions, with_logits=self.value_loss.distributional
-            )
-            # y = r + gamma (1 - done) min_j Q_target_j(s', a'), as target probabilities over the bins
-            target = self.value_loss.td_target(
-                replay_data.rewards, (1 - replay_data.dones) * discounts, next_logits, next_values=next_q
-            )
-
-        # Logits of every critic head for the replayed actions, each trained with cross-entropy
-        logits = self.critic(replay_data.observations, replay_data.actions)
-        critic_loss = sum(self.value_loss(head_logits, target) for head_logits in logits)
-        assert isinstance(critic_loss, th.Tensor)
-        return critic_loss, target, logits
-
     @flushes_denormals
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         # Switch to train mode (this affects batch norm / dropout)
@@ -212,8 +180,15 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
             # Sample replay buffer
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
 
-            # Critic: cross-entropy of every head against the target probabilities of y
-            critic_loss, target, logits = self._critic_loss(replay_data)
+            with th.no_grad():
+                # Select action according to policy and add clipped noise
+                noise = replay_data.actions.clone().data.normal_(0, self.target_policy_noise)
+                noise = noise.clamp(-self.target_noise_clip, self.target_noise_clip)
+                next_actions = (self.actor_target(replay_data.next_observations) + noise).clamp(-1, 1)
+
+            # Critic loss: cross-entropy of every head against the target probabilities of
+            # y = r + gamma (1 - done) min_j Q_target_j(s', a')
+            critic_loss, target, current_logits = self._critic_loss(replay_data, next_actions)
             critic_losses.append(critic_loss.item())
             self._check_finite_loss(critic_losses[-1])
             clipped.append(target.clipped)
@@ -225,7 +200,7 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
 
             # Delayed policy updates
             if self._n_updates % self.policy_delay == 0:
-                # Actor: maximise the expected Q-value of the first head, as in TD3
+                # Actor: maximise the Q-value of the first head, as in TD3
                 actor_loss = -self.critic.q1_forward(replay_data.observations, self.actor(replay_data.observations)).mean()
                 actor_losses.append(actor_loss.item())
 
@@ -245,8 +220,8 @@ class HLGaussTD3(ClassificationCriticMixin, TD3):
         if len(actor_losses) > 0:
             self.logger.record("train/actor_loss", np.mean(actor_losses))
         self.logger.record("train/critic_loss", np.mean(critic_losses))
-        # Expected Q-values of every head on the last batch
-        self._record_critic_stats(critic_losses, th.stack(logits, dim=1), clipped)
+        # Q-values of every head on the last batch (logged as train/q_mean)
+        self._record_critic_stats(critic_losses, th.stack(current_logits, dim=1), clipped)
 
     def learn(
         self: SelfHLGaussTD3,

@@ -27,9 +27,11 @@ class HLGaussTD3Policy(CategoricalCriticPolicyMixin, TD3Policy):
     :param observation_space: Observation space
     :param action_space: Action space
     :param lr_schedule: Learning rate schedule (could be constant)
-    :param loss: Name of the registered value loss (``"hl_gauss"``, ``"two_hot"``, ``"c51"``, ...)
+    :param loss: Name of the registered value loss (``"hl_gauss"``, ``"two_hot"``, ``"c51"``, ...);
+        required, set by :class:`~sb3_hlgauss.HLGaussTD3` from its own arguments (no default: a
+        policy built without it, e.g. by SB3's ``TD3.load`` on an HLGaussTD3 file, is an error)
     :param loss_kwargs: Arguments of the loss (``v_min``, ``v_max``, ``num_bins``, ...);
-        set by the algorithm from its own constructor arguments
+        required, set by the algorithm from its own constructor arguments
     :param net_arch: The specification of the policy and value networks
     :param activation_fn: Activation function
     :param features_extractor_class: Features extractor to use
@@ -49,7 +51,7 @@ class HLGaussTD3Policy(CategoricalCriticPolicyMixin, TD3Policy):
         observation_space: spaces.Space,
         action_space: spaces.Box,
         lr_schedule: Schedule,
-        loss: str = "hl_gauss",
+        loss: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
         net_arch: list[int] | dict[str, list[int]] | None = None,
         activation_fn: type[nn.Module] = nn.ReLU,

@@ -8,9 +8,12 @@ It changes no behaviour of the zoo beyond:
   raised, which ``python -m sb3_hlgauss.zoo`` prints as one line (exit status 2) instead of a stack trace.
 * **Sampler context.** While a trial runs, our samplers see the file's hyperparameters, so that they
   merge ``policy_kwargs`` and scale the file's value range (see :mod:`sb3_hlgauss.zoo.samplers`).
-* **Diverging trials.** The zoo already prunes a trial whose training raises ``ValueError`` or
-  ``AssertionError`` (our algorithms raise ``ValueError`` on a non-finite loss); a ``FloatingPointError``
-  or a ``RuntimeError`` about NaN/inf is pruned too, so that the study goes on.
+* **Diverging trials.** Only a trial whose critic diverged is pruned: a
+  :class:`~sb3_hlgauss.common.errors.CriticDivergedError`, raised or as the cause of the ``TrialPruned``
+  into which the zoo turns any ``ValueError``/``AssertionError`` of ``learn``. Any other error (a
+  :class:`~sb3_hlgauss.common.errors.NonFiniteDataError` from the env, a bug) fails the trial visibly:
+  its traceback is printed, its reason stored as the trial's ``fail_reason`` user attribute, and the
+  trial ends in state FAIL (the objective returns NaN) while the study goes on to the next trial.
 * **Stored trials.** ``--trial-id 0`` loads trial 0 (the zoo tests ``if self.trial_id:`` and falls back
   to the best trial), and a stored trial's ``policy_kwargs`` merge with the file's.
 """
@@ -26,7 +29,7 @@ import optuna
 from rl_zoo3.exp_manager import ExperimentManager
 from rl_zoo3.utils import ALGOS
 
-from sb3_hlgauss.common.losses import get_loss_class, make_loss
+from sb3_hlgauss.common.base_class import LOSS_SETTINGS, resolve_loss_settings
 from sb3_hlgauss.zoo.samplers import reset_base_hyperparams, resolve_sampled, set_base_hyperparams
 
 #: Keys of a hyperparameter file that the zoo consumes itself (never passed to the constructor).
@@ -46,7 +49,6 @@ ZOO_KEYS = frozenset(
         "policy",
     }
 )
-LOSS_SETTINGS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform", "loss_kwargs")
 
 
 class ZooConfigError(ValueError):
@@ -81,20 +83,12 @@ def validate_hyperparams(algo: str, algo_class: type, hyperparams: dict[str, Any
             hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise ZooConfigError(f"{where}: unknown hyperparameter(s) for {algo}: {', '.join(hints)}")
 
-    def setting(name: str) -> Any:
-        if name in hyperparams:
-            return hyperparams[name]
-        return signature[name].default if name in signature else None
-
-    loss = setting("loss")
-    loss_kwargs = setting("loss_kwargs") or {}
-    if not isinstance(loss_kwargs, dict):
+    loss_kwargs = hyperparams.get("loss_kwargs")
+    if loss_kwargs is not None and not isinstance(loss_kwargs, dict):
         raise ZooConfigError(f"{where}: loss_kwargs must be a mapping, got {loss_kwargs!r}")
-    kwargs = {name: setting(name) for name in ("num_bins", "v_min", "v_max", "sigma_ratio", "value_transform")}
-    kwargs.update(loss_kwargs)
+    # The algorithm's own rules (one source per setting, types, None = documented default, float32 limits).
     try:
-        get_loss_class(loss)
-        make_loss(loss, **{key: value for key, value in kwargs.items() if value is not None})
+        resolve_loss_settings(algo_class.__name__, **{key: hyperparams.get(key) for key in LOSS_SETTINGS})
     except (ValueError, TypeError) as error:
         raise ZooConfigError(f"{where}: {error}") from None
 
@@ -166,17 +160,45 @@ class HLGaussExperimentManager(ExperimentManager):
             )
 
     def objective(self, trial: optuna.Trial) -> float:
+        """The zoo's objective, which prunes a trial only when its critic diverged.
+
+        Pruned (``TrialPruned``): the pruner's decision, and a
+        :class:`~sb3_hlgauss.common.errors.CriticDivergedError`, raised or as the ``__cause__`` of the
+        ``TrialPruned`` into which the zoo turns any ``ValueError``/``AssertionError`` of ``learn``.
+        Failed: any other error. Its traceback is printed, its reason stored as the trial's user
+        attributes ``fail_reason`` and ``fail_traceback``, and NaN returned, which Optuna records as
+        a FAIL without stopping the study.
+        """
+        import sys
+        import traceback
+
+        from sb3_hlgauss.common.errors import CriticDivergedError
+
         token = set_base_hyperparams(self._algo_class, self._hyperparams)
         try:
-            return super().objective(trial)
-        except FloatingPointError as error:
-            print(f"Trial {trial.number} pruned: {error}")
-            raise optuna.exceptions.TrialPruned(str(error)) from error
-        except RuntimeError as error:
-            message = str(error).lower()
-            if "nan" in message or "inf" in message:
-                print(f"Trial {trial.number} pruned: {error}")
+            try:
+                return super().objective(trial)
+            except optuna.exceptions.TrialPruned as pruned:
+                if pruned.__cause__ is None:  # pruned by the pruner, on the evaluations' results
+                    raise
+                error: BaseException = pruned.__cause__
+            except Exception as raised:
+                error = raised
+            if isinstance(error, CriticDivergedError):
+                print(f"Trial {trial.number} pruned, the critic diverged: {error}")
+                trial.set_user_attr("pruned_reason", f"{type(error).__name__}: {error}"[:2000])
                 raise optuna.exceptions.TrialPruned(str(error)) from error
-            raise
+            reason = f"{type(error).__name__}: {error}"
+            sys.stdout.flush()
+            print(
+                f"Trial {trial.number} failed (only a diverging critic, CriticDivergedError, prunes a trial): "
+                f"{reason}",
+                file=sys.stderr,
+            )
+            traceback.print_exception(error, file=sys.stderr)
+            sys.stderr.flush()
+            trial.set_user_attr("fail_reason", reason[:2000])
+            trial.set_user_attr("fail_traceback", "".join(traceback.format_exception(error))[-4000:])
+            return float("nan")  # Optuna: state FAIL, and the study goes on
         finally:
             reset_base_hyperparams(token)

@@ -65,11 +65,18 @@ def eval_policy_kwargs(value: str) -> dict[str, Any]:
 
 
 def _default(algo_class: type | None, name: str, fallback: Any) -> Any:
+    """The algorithm's default for ``name``: its signature's, where ``None`` means the documented
+    default (:mod:`sb3_hlgauss.common.base_class`)."""
+    from sb3_hlgauss.common import base_class
+
+    documented = {"v_min": base_class.DEFAULT_V_MIN, "v_max": base_class.DEFAULT_V_MAX}
     if algo_class is None:
         return fallback
     parameter = inspect.signature(algo_class.__init__).parameters.get(name)
     if parameter is None or parameter.default is inspect.Parameter.empty:
         return fallback
+    if parameter.default is None:
+        return documented.get(name, fallback)
     return parameter.default
 
 
@@ -109,8 +116,10 @@ def resolve_sampled(base: dict[str, Any], sampled: dict[str, Any], algo_class: t
         out["policy_kwargs"] = {**base_policy_kwargs, **(out["policy_kwargs"] or {})}
     scale = out.pop("v_range_scale", None)
     if scale is not None:
-        v_min = float(base.get("v_min", _default(algo_class, "v_min", -10.0)))
-        v_max = float(base.get("v_max", _default(algo_class, "v_max", 10.0)))
+        v_min = base.get("v_min")
+        v_max = base.get("v_max")
+        v_min = float(_default(algo_class, "v_min", -10.0) if v_min is None else v_min)
+        v_max = float(_default(algo_class, "v_max", 10.0) if v_max is None else v_max)
         out["v_min"], out["v_max"] = v_min * float(scale), v_max * float(scale)
     if "loss" in out:
         if out["loss"] != "hl_gauss":
