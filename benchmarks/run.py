@@ -32,8 +32,11 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 def package_versions() -> dict[str, str]:
     from importlib import metadata
 
-    versions = {"python": platform.python_version()}
-    for name in ("sb3-hlgauss", "stable-baselines3", "torch", "gymnasium", "numpy", "minatar", "mujoco"):
+    import sb3_hlgauss
+
+    # The imported package's own version: pip's metadata of an editable install can be older.
+    versions = {"python": platform.python_version(), "sb3-hlgauss": sb3_hlgauss.__version__}
+    for name in ("stable-baselines3", "torch", "gymnasium", "numpy", "minatar", "mujoco"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
