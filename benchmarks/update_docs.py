@@ -16,12 +16,14 @@ from benchmarks.analyze import analyze
 from benchmarks.run import RESULTS_DIR
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-#: block name -> (suites analysed together, budget in env steps)
-ANALYSES: dict[str, tuple[list[str], int | None]] = {
+#: block name -> (suites analysed together, budget in env steps[, results folder if not RESULTS_DIR])
+ANALYSES: dict[str, tuple] = {
     "minatar": (["minatar", "minatar_lr", "minatar_asym", "minatar_ablation"], 100_000),
     "minatar_500k": (["minatar"], 500_000),
     "noise": (["noise"], 100_000),
     "continuous": (["continuous"], 30_000),
+    # Suite D's HLGaussSAC runs again on 0.3.0 (the new decoding), beside the 0.2.0 ones above.
+    "continuous_v0.3.0": (["continuous"], 30_000, RESULTS_DIR / "v0.3.0"),
 }
 
 
@@ -35,17 +37,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=2000)
     args = parser.parse_args(argv)
     text = DOCS.read_text()
-    for name, (suites, steps) in ANALYSES.items():
+    for name, (suites, steps, *where) in ANALYSES.items():
         pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.DOTALL)
         if not pattern.search(text):
             continue
         try:
-            summary = analyze(suites, RESULTS_DIR, steps, reps=args.reps)
+            summary = analyze(suites, where[0] if where else RESULTS_DIR, steps, reps=args.reps)
         except FileNotFoundError:
             continue
         block = _demote(summary["markdown"]).replace("\\", "\\\\")
         text = pattern.sub(lambda m, block=block: m.group(1) + block + "\n" + m.group(2), text)
         print(f"updated {name} from {summary['out_dir']}")
+    # Suite S (capacity): its own analysis (Suite A's x1 runs with Suite S's x4 runs).
+    pattern = re.compile(r"(<!-- generated:capacity -->\n).*?(<!-- /generated:capacity -->)", re.DOTALL)
+    if pattern.search(text) and (RESULTS_DIR / "capacity").is_dir():
+        from benchmarks.capacity import analyze_capacity
+
+        analyze_capacity(RESULTS_DIR, 500_000, reps=args.reps)
+        block = _demote((RESULTS_DIR / "capacity" / "500k" / "summary" / "capacity.md").read_text()).replace("\\", "\\\\")
+        text = pattern.sub(lambda m: m.group(1) + block + m.group(2), text)
+        print("updated capacity")
     plasticity = RESULTS_DIR / "plasticity" / "summary.md"
     pattern = re.compile(r"(<!-- generated:plasticity -->\n).*?(<!-- /generated:plasticity -->)", re.DOTALL)
     if plasticity.exists() and pattern.search(text):

@@ -149,3 +149,27 @@ def test_bootstrap_ci():
     mean, lo, hi = analyze.bootstrap_mean_ci([1.0, 2.0, 3.0, 4.0], reps=200)
     assert mean == 2.5 and lo < mean < hi
     assert analyze.bootstrap_mean_ci([3.0]) == (3.0, 3.0, 3.0)
+
+
+def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
+    """Suite S's x1 cells are Suite A's runs; the difference HL-Gauss - MSE is reported per width with CIs."""
+    from benchmarks import capacity
+
+    finals = {("mse", ""): 10.0, ("hl_gauss", ""): 12.0, ("mse", "@x4"): 11.0, ("hl_gauss", "@x4"): 20.0}
+    for game in ("Breakout", "Freeway"):
+        for (loss, suffix), final in finals.items():
+            suite = "capacity" if suffix else "minatar"
+            for seed in (0, 1, 2):
+                path = tmp_path / suite / "500k" / game / f"{loss}{suffix}" / f"seed{seed}.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(_fake_result(suite, game, loss + suffix, seed, final + seed, steps=500_000)))
+    summary = capacity.analyze_capacity(tmp_path, 500_000, reps=200)
+    assert summary["games"] == ["Breakout", "Freeway"]
+    (d1, lo1, hi1), (d4, lo4, hi4) = summary["difference"]["x1"], summary["difference"]["x4"]
+    assert 0 < d1 < d4 and lo1 <= d1 <= hi1 and lo4 <= d4 <= hi4
+    assert summary["change_x1_to_x4"][0] == pytest.approx(d4 - d1)
+    params = summary["parameters"]
+    if params:  # MinAtar installed: the x4 network is at least 4x larger for both losses
+        assert all(params[loss]["x4"] >= 4 * params[loss]["x1"] for loss in ("mse", "hl_gauss"))
+    out = tmp_path / "capacity" / "500k" / "summary"
+    assert (out / "capacity.png").stat().st_size > 0 and "IQM(HL-Gauss) - IQM(MSE)" in (out / "capacity.md").read_text()
