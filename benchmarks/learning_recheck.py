@@ -15,6 +15,7 @@ on 0.2.0 and 0.3.0::
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import tempfile
 import time
@@ -51,7 +52,7 @@ def run(name: str, seed: int, out: Path) -> None:
     if path.exists():
         return
     algo, env_id, kwargs, budget, threshold, eval_freq = CONFIGS[name]
-    kwargs = dict(kwargs)
+    kwargs = copy.deepcopy(kwargs)  # SB3's SAC adds use_sde to the policy_kwargs it is given
     if kwargs.get("action_noise") == "normal_0.1":
         kwargs["action_noise"] = NormalActionNoise(np.zeros(1), 0.1 * np.ones(1))
     model = getattr(sb3_hlgauss, algo)("MlpPolicy", env_id, seed=seed, **kwargs)

@@ -100,8 +100,20 @@ def test_vec_env_n_steps_and_progress_bar(n_steps):
     assert model.num_timesteps >= 200
 
 
-def test_q_values_are_expectations_and_greedy_actions_maximise_them():
+def test_fresh_head_predicts_a_uniform_distribution_whose_value_is_the_mean_atom():
+    """The output layer starts at zero (DreamerV3): Q = mean of the atoms, 0 on the symmetric default support
+    (with random output weights it was -23 +- 14 on CartPole)."""
     model = HLGaussDQN("MlpPolicy", "CartPole-v1", seed=0)
+    logits = model.q_net(th.randn(64, 4))
+    th.testing.assert_close(th.softmax(logits, -1), th.full_like(logits, 1 / model.num_bins))
+    assert model.q_net.q_values(th.randn(64, 4)).abs().max() < 1e-3
+    asymmetric = HLGaussDQN("MlpPolicy", "CartPole-v1", v_min=0.0, v_max=110.0, num_bins=51, value_transform="identity", seed=0)
+    th.testing.assert_close(asymmetric.q_net.q_values(th.randn(8, 4)), th.full((8, 2), 55.0))
+
+
+def test_q_values_are_expectations_and_greedy_actions_maximise_them():
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", learning_starts=50, seed=0)
+    model.learn(300)  # a fresh head predicts Q = 0 for every action: train it so that the actions differ
     obs = th.randn(5, 4)
     with th.no_grad():
         logits = model.q_net(obs)

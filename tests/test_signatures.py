@@ -31,6 +31,14 @@ ENV_OF = {HLGaussDQN: "CartPole-v1", HLGaussSAC: "Pendulum-v1", HLGaussTD3: "Pen
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
+def reference_head(*args) -> nn.Sequential:
+    """The head as built here from its definition: SB3's create_mlp, output layer zeroed (DreamerV3's init)."""
+    head = nn.Sequential(*create_mlp(*args))
+    nn.init.zeros_(head[-1].weight)
+    nn.init.zeros_(head[-1].bias)
+    return head
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     th.set_num_threads(1)
@@ -140,7 +148,7 @@ def test_categorical_q_network_draws_only_its_categorical_layers():
     )
     state_after = th.get_rng_state()
     th.manual_seed(0)
-    reference = nn.Sequential(*create_mlp(4, 2 * 7, [16, 8]))
+    reference = reference_head(4, 2 * 7, [16, 8])
     # Exactly the same draws: same weights and the generator in the same state afterwards
     assert th.equal(state_after, th.get_rng_state())
     assert list(q_net.q_net.state_dict()) == list(reference.state_dict())
@@ -161,8 +169,8 @@ def test_dqn_policy_draws_twice_the_categorical_network():
     model._setup_model()
     state_after = th.get_rng_state()
     th.manual_seed(3)
-    first = nn.Sequential(*create_mlp(4, 2 * 7, [16]))
-    nn.Sequential(*create_mlp(4, 2 * 7, [16]))
+    first = reference_head(4, 2 * 7, [16])
+    reference_head(4, 2 * 7, [16])
     assert th.equal(state_after, th.get_rng_state())
     for name, value in first.state_dict().items():
         assert th.equal(model.q_net.q_net.state_dict()[name], value), name
@@ -184,7 +192,7 @@ def test_categorical_continuous_critic_draws_only_its_categorical_heads(n_critic
     )
     state_after = th.get_rng_state()
     th.manual_seed(0)
-    references = [nn.Sequential(*create_mlp(3 + 1, 9, [16])) for _ in range(n_critics)]
+    references = [reference_head(3 + 1, 9, [16]) for _ in range(n_critics)]
     assert th.equal(state_after, th.get_rng_state())
     for idx, reference in enumerate(references):
         for name, value in reference.state_dict().items():
@@ -244,8 +252,8 @@ def test_sac_policy_draws_the_actor_and_the_categorical_heads_only():
     state_after = th.get_rng_state()
     th.manual_seed(5)
     model.policy.make_actor()  # SB3's actor, built first by SACPolicy._build
-    heads = [nn.Sequential(*create_mlp(4, 9, [16])) for _ in range(2)]
-    [nn.Sequential(*create_mlp(4, 9, [16])) for _ in range(2)]  # the target critic
+    heads = [reference_head(4, 9, [16]) for _ in range(2)]
+    [reference_head(4, 9, [16]) for _ in range(2)]  # the target critic
     assert th.equal(state_after, th.get_rng_state())
     for idx, head in enumerate(heads):
         for name, value in head.state_dict().items():

@@ -16,12 +16,12 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import BaseModel
 from stable_baselines3.common.preprocessing import get_action_dim
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, create_mlp
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import ReplayBufferSamples, Schedule
 from torch import nn
 
 from sb3_hlgauss.common.losses import ClassificationLoss, TDTarget
-from sb3_hlgauss.common.policies import ValueLossPolicyMixin, set_training_mode_if_changed
+from sb3_hlgauss.common.policies import ValueLossPolicyMixin, categorical_head, set_training_mode_if_changed
 
 
 class CategoricalContinuousCritic(BaseModel):
@@ -83,7 +83,7 @@ class CategoricalContinuousCritic(BaseModel):
         self.num_bins = value_loss.num_bins
         self.q_networks: list[nn.Module] = []
         for idx in range(n_critics):
-            q_net = nn.Sequential(*create_mlp(features_dim + action_dim, self.num_bins, net_arch, activation_fn))
+            q_net = categorical_head(features_dim + action_dim, self.num_bins, net_arch, activation_fn)
             self.add_module(f"qf{idx}", q_net)
             self.q_networks.append(q_net)
         self.value_loss = value_loss

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch as th
+from stable_baselines3.common.torch_layers import create_mlp
 
 from sb3_hlgauss.common.losses import ClassificationLoss, make_loss
 
@@ -43,6 +44,27 @@ class ValueLossPolicyMixin:
 
     def _value_loss_constructor_parameters(self) -> dict[str, Any]:
         return dict(loss=self.loss_name, loss_kwargs=dict(self.loss_kwargs))
+
+
+def categorical_head(
+    input_dim: int, num_logits: int, net_arch: list[int], activation_fn: type[th.nn.Module]
+) -> th.nn.Sequential:
+    """SB3's ``create_mlp`` head with ``num_logits`` outputs whose output layer starts at zero.
+
+    Why zero: with random output weights the initial distribution puts ~1/K of its mass, perturbed at
+    random, on every atom, and its mean in return units is noise scaled by the outer atoms (on the
+    default symlog support, initial Q-values of -23 +- 14 on CartPole). Zero output weights give a
+    uniform distribution for every input, whose value is the mean of the atoms (0 on a symmetric
+    support, the midpoint with the identity transform), as DreamerV3 (Hafner et al., 2023) initialises
+    its two-hot critic. The output layer still gets gradients at once, the hidden layers from the
+    second update on.
+    """
+    head = th.nn.Sequential(*create_mlp(input_dim, num_logits, net_arch, activation_fn))
+    output = head[-1]
+    assert isinstance(output, th.nn.Linear)
+    th.nn.init.zeros_(output.weight)
+    th.nn.init.zeros_(output.bias)
+    return head
 
 
 #: Optimisers that have a fused (single-kernel) implementation on CPU and CUDA.

@@ -16,14 +16,18 @@ from stable_baselines3.common.torch_layers import (
     CombinedExtractor,
     FlattenExtractor,
     NatureCNN,
-    create_mlp,
 )
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.dqn.policies import DQNPolicy
 from torch import nn
 
 from sb3_hlgauss.common.losses import ClassificationLoss
-from sb3_hlgauss.common.policies import ValueLossPolicyMixin, default_optimizer_kwargs, set_training_mode_if_changed
+from sb3_hlgauss.common.policies import (
+    ValueLossPolicyMixin,
+    categorical_head,
+    default_optimizer_kwargs,
+    set_training_mode_if_changed,
+)
 
 
 class CategoricalQNetwork(BasePolicy):
@@ -76,8 +80,7 @@ class CategoricalQNetwork(BasePolicy):
         self.num_bins = value_loss.num_bins
         self.n_actions = int(self.action_space.n)  # number of actions
         # Module name "q_net" as in SB3's QNetwork: state dicts saved by earlier releases load unchanged.
-        q_net = create_mlp(self.features_dim, self.n_actions * self.num_bins, self.net_arch, self.activation_fn)
-        self.q_net = nn.Sequential(*q_net)
+        self.q_net = categorical_head(self.features_dim, self.n_actions * self.num_bins, self.net_arch, self.activation_fn)
         self.value_loss = value_loss
 
     def forward(self, obs: PyTorchObs) -> th.Tensor:
