@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import sys
+import traceback
 from collections import OrderedDict
 from typing import Any
 
@@ -30,6 +32,7 @@ from rl_zoo3.exp_manager import ExperimentManager
 from rl_zoo3.utils import ALGOS
 
 from sb3_hlgauss.common.base_class import LOSS_SETTINGS, resolve_loss_settings
+from sb3_hlgauss.common.errors import CriticDivergedError
 from sb3_hlgauss.zoo.samplers import reset_base_hyperparams, resolve_sampled, set_base_hyperparams
 
 #: Keys of a hyperparameter file that the zoo consumes itself (never passed to the constructor).
@@ -169,11 +172,6 @@ class HLGaussExperimentManager(ExperimentManager):
         attributes ``fail_reason`` and ``fail_traceback``, and NaN returned, which Optuna records as
         a FAIL without stopping the study.
         """
-        import sys
-        import traceback
-
-        from sb3_hlgauss.common.errors import CriticDivergedError
-
         token = set_base_hyperparams(self._algo_class, self._hyperparams)
         try:
             try:
