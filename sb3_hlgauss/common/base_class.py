@@ -326,20 +326,20 @@ class ClassificationCriticMixin(FiniteTransitionsMixin):
 
     @classmethod
     def _check_same_critic(cls, saved: dict[str, Any], given: dict[str, Any]) -> None:
+        """Raise unless the settings given to ``load`` resolve to the saved critic."""
         trial = {**saved, **given}
         if "sigma" in (trial.get("loss_kwargs") or {}) and "sigma_ratio" not in given:
-            trial["sigma_ratio"] = None
+            trial["sigma_ratio"] = None  # a given sigma replaces the saved ratio
         try:
             requested, _ = resolve_loss_settings(f"{cls.__name__}.load", **trial)
         except (TypeError, ValueError) as error:
-            requested, reason = None, f" ({error})"
+            changed, requested, reason = list(given), trial, f" ({error})"
         else:
-            reason = ""
-        changed = [key for key in LOSS_SETTINGS if requested is None or requested[key] != saved[key]]
+            changed, reason = [key for key in LOSS_SETTINGS if requested[key] != saved[key]], ""
         if changed:
-            names = ", ".join(f"{key}={given.get(key, requested[key] if requested else None)!r}" for key in changed if key in given or requested)
+            asked = ", ".join(f"{key}={given.get(key, requested[key])!r}" for key in changed)
             raise ValueError(
-                f"{cls.__name__}.load({names}) would change the critic's support or loss: the file was saved with "
+                f"{cls.__name__}.load({asked}) would change the critic's support or loss: the file was saved with "
                 + ", ".join(f"{key}={saved[key]!r}" for key in changed)
                 + f"{reason}. The weights are trained for the saved support: load without these settings, "
                 "or train a new model with them."
