@@ -14,6 +14,13 @@ every flag of the zoo's scripts. What this entry point adds:
 * ``plot_train --save FILE.png`` writes the figure instead of showing it.
 * An invalid hyperparameter file fails with one line (exit status 2), not a stack trace.
 * ``config-path [ALGO]`` prints where our hyperparameter files are.
+* ``study`` shows a tuning study (:mod:`sb3_hlgauss.zoo.study`).
+* Tuning flags of ``train`` (:mod:`sb3_hlgauss.zoo.tuning`): ``--heartbeat-interval S`` (default 60; 0: off),
+  ``--grace-period S`` (default 2x the interval) and ``--max-retry N`` (default 3) for lost trials, and
+  ``--trial-id best|N`` to retrain a stored trial; ``--storage`` defaults to ``$OPTUNA_STORAGE``.
+
+``python -m rl_zoo3.train --algo hlgauss_dqn`` cannot work: the zoo fixes ``--algo``'s choices before it
+imports anything of ours. Run ``python -m sb3_hlgauss.zoo train`` (or ``sb3-hlgauss-zoo train``) instead.
 """
 
 from __future__ import annotations
@@ -24,20 +31,57 @@ import sys
 from collections.abc import Callable, Sequence
 
 from sb3_hlgauss.zoo import BASELINE_ALGOS, DEFAULT_CONF_ALGOS, config_dir, config_path
+from sb3_hlgauss.zoo.tuning import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, TuningOptions
 
 ZOO_COMMANDS = ("train", "enjoy", "plot_train", "plot_from_file", "all_plots")
+OUR_COMMANDS = ("config-path", "study")
 DEFAULT_ALGO = "hlgauss_dqn"
 DEFAULT_TRAIN_ARGS = ("--algo", DEFAULT_ALGO, "--env", "CartPole-v1")
 #: ``--conf-file`` values that select our file for the chosen algorithm.
 OUR_CONF_ALIASES = ("sb3_hlgauss", "sb3-hlgauss")
 
-USAGE = f"""usage: python -m sb3_hlgauss.zoo {{{",".join(ZOO_COMMANDS)},config-path}} [zoo flags]
+USAGE = f"""usage: python -m sb3_hlgauss.zoo {{{",".join(ZOO_COMMANDS + OUR_COMMANDS)}}} [flags]
 
 Registers the sb3-hlgauss algorithms ({", ".join(DEFAULT_CONF_ALGOS)}) with RL Zoo and runs the zoo's command.
 Our algorithms use sb3_hlgauss's zoo_configs/<algo>.yml unless --conf-file is given;
 --conf-file sb3_hlgauss selects our baseline file for {", ".join(BASELINE_ALGOS)}.
-`python -m sb3_hlgauss.zoo train` alone trains hlgauss_dqn on CartPole-v1. See docs/zoo.md.
+`python -m sb3_hlgauss.zoo train` alone trains hlgauss_dqn on CartPole-v1.
+Tuning flags added to train: --heartbeat-interval S, --grace-period S, --max-retry N, --trial-id best|N;
+`study --storage URL --study-name NAME [--plots DIR]` shows a study. See docs/zoo.md.
 """
+
+
+def _trial_id(value: str) -> str | int:
+    if value == "best":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'best' or a trial number, got {value!r}") from None
+
+
+def split_tuning_args(args: Sequence[str]) -> tuple[TuningOptions, list[str]]:
+    """Take our tuning flags out of ``train``'s arguments (the zoo's parser would reject them).
+
+    :raises ValueError: naming the flag, for a value that is not allowed.
+    """
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("--heartbeat-interval", type=int, default=DEFAULT_HEARTBEAT_INTERVAL)
+    parser.add_argument("--grace-period", type=int, default=None)
+    parser.add_argument("--max-retry", type=int, default=DEFAULT_MAX_RETRY)
+    parser.add_argument("--trial-id", type=_trial_id, default=None)
+    try:
+        known, rest = parser.parse_known_args(list(args))
+    except argparse.ArgumentError as error:
+        raise ValueError(str(error)) from None
+    options = TuningOptions(
+        heartbeat_interval=known.heartbeat_interval or None,
+        grace_period=known.grace_period,
+        max_retry=known.max_retry,
+        trial=known.trial_id,
+    )
+    return options, rest
+
 
 
 def _pre_parse(args: Sequence[str]) -> argparse.Namespace:
@@ -160,17 +204,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sb3_hlgauss.zoo: error: {error}", file=sys.stderr)
             return 2
         return 0
+    if command == "study":
+        from sb3_hlgauss.zoo import study
+
+        return study.main(args)
     if command not in ZOO_COMMANDS:
         print(f"{USAGE}\nerror: unknown command {command!r}", file=sys.stderr)
         return 2
 
-    from sb3_hlgauss.zoo import register_zoo
+    from sb3_hlgauss.zoo import register_zoo, tuning
     from sb3_hlgauss.zoo.exp_manager import ZooConfigError
 
     register_zoo()
     try:
+        if command == "train":
+            options, args = split_tuning_args(args)
+            tuning.set_options(options)
         args = prepare_args(command, args)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"sb3_hlgauss.zoo: error: {error}", file=sys.stderr)
         return 2
     if command == "plot_train":
@@ -180,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         script()
     except ZooConfigError as error:
-        print(f"sb3_hlgauss.zoo: error: {error}", file=sys.stderr)
+        print(f"sb3_hlgauss.zoo: error: {tuning.redact(str(error))}", file=sys.stderr)
         return 2
     return 0
 
