@@ -2,7 +2,8 @@
 
 Nothing here re-implements a classification loss: HL-Gauss, Two-Hot, C51 and the
 categorical-MSE ablation all run through :class:`sb3_hlgauss.HLGaussDQN` (and so through
-``sb3_hlgauss.common.losses``). The two scalar baselines are SB3's own DQN (Huber loss) and
+``sb3_hlgauss.common.losses``), as do :class:`~sb3_hlgauss.HLGaussSAC` and :class:`~sb3_hlgauss.HLGaussPPO`.
+The two scalar baselines are SB3's own DQN (Huber loss) and
 :class:`~sb3_hlgauss.baselines.MSEDQN`, SB3's DQN with ``F.mse_loss`` in place of ``F.smooth_l1_loss``.
 """
 
@@ -30,7 +31,12 @@ SAC_VARIANTS: dict[str, tuple[str, str | None]] = {
     "sac": ("sac", None),
     "sac_hl_gauss": ("hlgauss_sac", "hl_gauss"),
 }
-VARIANTS = {**DQN_VARIANTS, **SAC_VARIANTS}
+#: Variants of a PPO critic (Suite E): SB3's PPO (MSE on the lambda-returns) and HLGaussPPO.
+PPO_VARIANTS: dict[str, tuple[str, str | None]] = {
+    "ppo": ("ppo", None),
+    "ppo_hl_gauss": ("hlgauss_ppo", "hl_gauss"),
+}
+VARIANTS = {**DQN_VARIANTS, **SAC_VARIANTS, **PPO_VARIANTS}
 
 
 class UniformRewardNoise(gym.RewardWrapper):
@@ -93,12 +99,31 @@ def algorithm_class(name: str) -> type:
         from sb3_hlgauss.hlgauss_sac import HLGaussSAC  # built separately; Suite D needs it
 
         return HLGaussSAC
+    if name == "ppo":
+        from stable_baselines3 import PPO
+
+        return PPO
+    if name == "hlgauss_ppo":
+        from sb3_hlgauss import HLGaussPPO
+
+        return HLGaussPPO
     raise ValueError(f"Unknown algorithm {name!r}")
+
+
+#: Activation functions a suite may name in ``policy_kwargs`` (JSON-friendly strings).
+ACTIVATIONS = {"ReLU": "ReLU", "Tanh": "Tanh"}
 
 
 def resolve_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
     """Turn the JSON-friendly policy kwargs of a suite (class names as strings) into real ones."""
     kwargs = dict(policy_kwargs)
+    activation = kwargs.get("activation_fn")
+    if isinstance(activation, str):
+        import torch.nn
+
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"Unknown activation function {activation!r}; known: {sorted(ACTIVATIONS)}")
+        kwargs["activation_fn"] = getattr(torch.nn, ACTIVATIONS[activation])
     extractor = kwargs.get("features_extractor_class")
     if extractor == "MinAtarCNN":
         from sb3_hlgauss.common.torch_layers import MinAtarCNN
@@ -107,3 +132,23 @@ def resolve_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
     elif isinstance(extractor, str):
         raise ValueError(f"Unknown features extractor {extractor!r}")
     return kwargs
+
+
+def resolve_schedules(algo_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Turn the zoo's ``"lin_<x>"`` strings (``learning_rate``, ``clip_range``) into linear schedules."""
+    kwargs = dict(algo_kwargs)
+    for key in ("learning_rate", "clip_range", "clip_range_vf"):
+        value = kwargs.get(key)
+        if isinstance(value, str) and value.startswith("lin_"):
+            kwargs[key] = LinearSchedule(float(value[4:]))
+    return kwargs
+
+
+class LinearSchedule:
+    """``progress_remaining * initial`` (the zoo's ``lin_<initial>``), picklable for the run's processes."""
+
+    def __init__(self, initial: float) -> None:
+        self.initial = initial
+
+    def __call__(self, progress_remaining: float) -> float:
+        return progress_remaining * self.initial

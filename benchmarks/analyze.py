@@ -32,7 +32,7 @@ from benchmarks.run import RESULTS_DIR
 from benchmarks.suites import MINATAR_RANDOM_SCORES, _steps_label
 
 #: Order and display names of the variants in tables and plots.
-VARIANT_ORDER = ["mse", "huber", "hl_gauss", "two_hot", "c51", "categorical_mse", "sac", "sac_hl_gauss"]
+VARIANT_ORDER = ["mse", "huber", "hl_gauss", "two_hot", "c51", "categorical_mse", "sac", "sac_hl_gauss", "ppo", "ppo_hl_gauss"]
 NAMES = {
     "mse": "MSE",
     "huber": "Huber (SB3)",
@@ -42,6 +42,8 @@ NAMES = {
     "categorical_mse": "Categorical + MSE",
     "sac": "SAC",
     "sac_hl_gauss": "HLGaussSAC",
+    "ppo": "PPO",
+    "ppo_hl_gauss": "HLGaussPPO",
 }
 
 
@@ -322,6 +324,11 @@ def plot_noise(ntable, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- report
+def _fmt_lr(learning_rate: float | str) -> str:
+    """A learning rate, or the zoo's schedule string (``lin_2.5e-4``) as it is."""
+    return f"{learning_rate:g}" if isinstance(learning_rate, (int, float)) else str(learning_rate)
+
+
 def _fmt(x: tuple[float, float, float], digits: int = 2, n: int | None = None) -> str:
     """``point [lo, hi]``; a single run (``n == 1``) has no spread to resample, so no interval is shown."""
     point, lo, hi = x[:3]
@@ -361,7 +368,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
     for label in labels:
         n = sum(len(table[g].get(label, {})) for g in games)
         c = f"{100 * max(clip[label]):.3f}% (max)" if clip[label] else "n/a"
-        lines.append(f"| {display(label)} | {', '.join(f'{x:g}' for x in sorted(lrs[label]) if x is not None)} | {n} "
+        lines.append(f"| {display(label)} | {', '.join(_fmt_lr(x) for x in sorted(lrs[label], key=str) if x is not None)} | {n} "
                      f"| {np.median(sps[label]):.0f} | {c} |")
     lines += ["", f"Machine: {'; '.join(machines)}. Final return: {results[0].get('final_return_definition', '')}.", ""]
 
@@ -407,7 +414,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
         matrices = score_matrices(table, agg_labels, complete, norm)
         if matrices:
             agg = aggregate(matrices, reps=reps)
-            pairs = [(x, y) for x in ("hl_gauss", "two_hot", "c51") for y in ("mse", "huber")] + [("sac_hl_gauss", "sac")]
+            pairs = [(x, y) for x in ("hl_gauss", "two_hot", "c51") for y in ("mse", "huber")] + [("sac_hl_gauss", "sac"), ("ppo_hl_gauss", "ppo")]
             # The ablation: the same categorical head, cross-entropy (HL-Gauss) vs MSE on its expected value.
             pairs += [("hl_gauss", "categorical_mse"), ("categorical_mse", "mse")]
             poi = probability_of_improvement(matrices, pairs, reps=reps)

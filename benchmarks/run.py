@@ -11,6 +11,7 @@ process with one torch thread.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as _dt
 import json
 import os
@@ -104,17 +105,37 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from benchmarks.algos import algorithm_class, make_env, resolve_policy_kwargs
+    from benchmarks.algos import algorithm_class, make_env, resolve_policy_kwargs, resolve_schedules
 
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    train_env = Monitor(make_env(spec.env_id, spec.seed, spec.reward_noise))
-    eval_env = DummyVecEnv([lambda: Monitor(make_env(spec.env_id, spec.seed + 1_000, 0.0, spec.eval_max_episode_steps))])
-    eval_env.seed(spec.seed + 1_000)
-
     kwargs = dict(spec.algo_kwargs)
     policy = kwargs.pop("policy")
+    # Env settings of the on-policy suites (as in the zoo): several envs, VecNormalize with the run's gamma.
+    n_envs = kwargs.pop("n_envs", None)
+    normalize = kwargs.pop("normalize", False)
+    vec_normalize = None
+    if n_envs is None and not normalize:
+        train_env = Monitor(make_env(spec.env_id, spec.seed, spec.reward_noise))
+        monitors = [train_env]
+    else:
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        monitors = [Monitor(make_env(spec.env_id, spec.seed + i, spec.reward_noise)) for i in range(n_envs or 1)]
+        train_env = DummyVecEnv([lambda monitor=monitor: monitor for monitor in monitors])
+        train_env.seed(spec.seed)
+        if normalize:
+            train_env = vec_normalize = VecNormalize(train_env, gamma=kwargs.get("gamma", 0.99))
+    eval_env = DummyVecEnv([lambda: Monitor(make_env(spec.env_id, spec.seed + 1_000, 0.0, spec.eval_max_episode_steps))])
+    eval_env.seed(spec.seed + 1_000)
+    if vec_normalize is not None:
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        # Greedy evaluation on raw returns, with the training statistics of the observations (copied each time).
+        eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
+
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = resolve_policy_kwargs(kwargs["policy_kwargs"])
+    kwargs = resolve_schedules(kwargs)
     model = algorithm_class(spec.algo)(policy, train_env, seed=spec.seed, device="cpu", verbose=0, **kwargs)
 
     evals: list[dict[str, Any]] = []
@@ -122,13 +143,17 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
 
     def record(step: int) -> None:
         t = time.perf_counter()
+        if vec_normalize is not None:
+            eval_env.obs_rms = copy.deepcopy(vec_normalize.obs_rms)
         returns = _evaluate(model, eval_env, spec.eval_episodes)
         timing["eval_s"] += time.perf_counter() - t
         evals.append({"step": int(step), "mean": sum(returns) / len(returns), "returns": returns})
 
     class EvalCallback(BaseCallback):
         def _on_step(self) -> bool:
-            if self.num_timesteps % spec.eval_every == 0 and self.num_timesteps < spec.total_steps:
+            # With n envs, num_timesteps grows by n per step: evaluate when it crosses a multiple of eval_every.
+            n = self.training_env.num_envs if self.training_env is not None else 1
+            if self.num_timesteps % spec.eval_every < n and self.num_timesteps < spec.total_steps:
                 record(self.num_timesteps)
             return True
 
@@ -139,10 +164,13 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     train_s = wall - timing["eval_s"]
 
-    train_returns = [float(r) for r in train_env.get_episode_rewards()]
+    train_returns = [float(r) for monitor in monitors for r in monitor.get_episode_rewards()]
     n_updates = int(getattr(model, "_n_updates", 0))
     n_clipped = getattr(model, "n_clipped_targets", None)
     batch = int(getattr(model, "batch_size", 0) or 0)
+    # Off-policy: batch_size targets per update; on-policy: the model counts every target of every minibatch.
+    n_targets = getattr(model, "n_value_targets", n_updates * batch)
+    clip_fraction = None if n_clipped is None or not n_targets else n_clipped / n_targets
     last = evals[-2:] if len(evals) > 2 else evals[-1:]
     final = [r for e in last for r in e["returns"]]
     result = {
@@ -153,7 +181,7 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
         "train_episode_returns": train_returns[-100:],
         "n_train_episodes": len(train_returns),
         "n_updates": n_updates,
-        "clip_fraction": (None if n_clipped is None or not n_updates else n_clipped / (n_updates * batch)),
+        "clip_fraction": clip_fraction,
         "wall_time_s": wall,
         "eval_time_s": timing["eval_s"],
         "train_time_s": train_s,

@@ -78,6 +78,40 @@ MINATAR_ASYM_SUPPORT: dict[str, Any] = dict(v_min=-5.0, v_max=105.0, num_bins=22
 NOISE_SUPPORT: dict[str, Any] = dict(v_min=-205.0, v_max=205.0, num_bins=820, value_transform="identity")
 
 
+#: The zoo's tuned PPO hyperparameters (rl-zoo3 2.9 ``hyperparams/ppo.yml``, its -v4 MuJoCo entries, as in
+#: ``zoo_configs/ppo.yml``): ``n_envs`` and ``normalize`` (VecNormalize of observations and rewards, with the
+#: run's gamma) set up the training env; ``"lin_x"`` is the zoo's linear schedule from x to 0.
+_ZOO_PPO_MUJOCO_NET = dict(
+    log_std_init=-2, ortho_init=False, activation_fn="ReLU", net_arch=dict(pi=[256, 256], vf=[256, 256])
+)
+ZOO_PPO: dict[str, dict[str, Any]] = {
+    "HalfCheetah-v5": dict(
+        policy="MlpPolicy", normalize=True, n_envs=1, batch_size=64, n_steps=512, gamma=0.98, learning_rate=2.0633e-05,
+        ent_coef=0.000401762, clip_range=0.1, n_epochs=20, gae_lambda=0.92, max_grad_norm=0.8, vf_coef=0.58096,
+        policy_kwargs=_ZOO_PPO_MUJOCO_NET,
+    ),
+    "Hopper-v5": dict(
+        policy="MlpPolicy", normalize=True, n_envs=1, batch_size=32, n_steps=512, gamma=0.999,
+        learning_rate=9.80828e-05,
+        ent_coef=0.00229519, clip_range=0.2, n_epochs=5, gae_lambda=0.99, max_grad_norm=0.7, vf_coef=0.835671,
+        policy_kwargs=_ZOO_PPO_MUJOCO_NET,
+    ),
+    "Walker2d-v5": dict(
+        policy="MlpPolicy", normalize=True, n_envs=1, batch_size=32, n_steps=512, gamma=0.99, learning_rate=5.05041e-05,
+        ent_coef=0.000585045, clip_range=0.1, n_epochs=20, gae_lambda=0.95, max_grad_norm=1, vf_coef=0.871923,
+    ),
+    # The zoo has no MinAtar entry: its Atari PPO settings with the MinAtar network (zoo_configs/ppo.yml).
+    "MinAtar": dict(
+        policy="MlpPolicy", n_envs=8, n_steps=128, n_epochs=4, batch_size=256, learning_rate="lin_2.5e-4",
+        clip_range="lin_0.1", vf_coef=0.5, ent_coef=0.01,
+        policy_kwargs=dict(features_extractor_class="MinAtarCNN", net_arch=[128]),
+    ),
+}
+#: Suite E's MinAtar games (those of Suite B) and budget (the zoo config's 5M takes about 4x longer).
+PPO_MINATAR_GAMES = ["Breakout", "SpaceInvaders"]
+PPO_MINATAR_STEPS = 2_000_000
+
+
 @dataclass(frozen=True)
 class Group:
     """``envs x variants x seeds`` runs sharing one configuration."""
@@ -208,12 +242,35 @@ SUITES: dict[str, list[Group]] = {
               dict(policy="MlpPolicy", learning_starts=10_000), n_evals=20, eval_episodes=10,
               eval_max_episode_steps=None),
     ],
+    # Suite E: on-policy. SB3's PPO vs HLGaussPPO (the package's default support: HL-Gauss, symlog, 101 bins,
+    # [-1e4, 1e4]) with the zoo's tuned PPO hyperparameters, MuJoCo at 1M steps (VecNormalize) and two MinAtar games.
+    "ppo": [
+        *[
+            Group([env], ["ppo", "ppo_hl_gauss"], [0, 1, 2, 3, 4], 1_000_000, ZOO_PPO[env], n_evals=20,
+                  eval_episodes=10, eval_max_episode_steps=None)
+            for env in ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
+        ],
+        Group(PPO_MINATAR_GAMES, ["ppo", "ppo_hl_gauss"], [0, 1, 2, 3, 4], PPO_MINATAR_STEPS, ZOO_PPO["MinAtar"],
+              n_evals=20, eval_episodes=10, env_prefix="MinAtar/", env_suffix="-v1"),
+    ],
+    # Suite E, reward noise: eps ~ U(0, eta) added to every reward of Hopper-v5 (eta = 0: the same runs' reference).
+    "noise_ppo": [
+        Group(["Hopper-v5"], ["ppo", "ppo_hl_gauss"], [0, 1, 2, 3, 4], 1_000_000, ZOO_PPO["Hopper-v5"], n_evals=20,
+              eval_episodes=10, eval_max_episode_steps=None, reward_noise=[0.0, 1.0]),
+    ],
     # CI: a few hundred CartPole steps per run.
     "tiny": [
         Group(["CartPole-v1"], ["mse", "huber", "hl_gauss"], [0], 400,
               dict(policy="MlpPolicy", learning_starts=100, train_freq=4, target_update_interval=100,
                    exploration_fraction=0.5, policy_kwargs=dict(net_arch=[32])),
               support=dict(v_min=-5.0, v_max=105.0, num_bins=51, value_transform="identity"),
+              n_evals=2, eval_episodes=2, eval_max_episode_steps=200),
+    ],
+    # CI: the on-policy path (n_envs, VecNormalize, schedules) on a few hundred Pendulum steps per run.
+    "tiny_ppo": [
+        Group(["Pendulum-v1"], ["ppo", "ppo_hl_gauss"], [0], 512,
+              dict(policy="MlpPolicy", normalize=True, n_envs=2, n_steps=64, batch_size=64, n_epochs=2,
+                   learning_rate="lin_1e-3", policy_kwargs=dict(net_arch=[32], activation_fn="ReLU")),
               n_evals=2, eval_episodes=2, eval_max_episode_steps=200),
     ],
 }

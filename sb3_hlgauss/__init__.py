@@ -26,7 +26,9 @@ from sb3_hlgauss.common.transforms import (
     make_value_transform,
     register_value_transform,
 )
+from sb3_hlgauss.hlgauss_a2c import HLGaussA2C
 from sb3_hlgauss.hlgauss_dqn import HLGaussDQN
+from sb3_hlgauss.hlgauss_ppo import HLGaussPPO
 from sb3_hlgauss.hlgauss_sac import HLGaussSAC
 from sb3_hlgauss.hlgauss_td3 import HLGaussTD3
 
@@ -40,8 +42,10 @@ __all__ = [
     "ClassificationLoss",
     "CriticDivergedError",
     "NonFiniteDataError",
+    "HLGaussA2C",
     "HLGaussDQN",
     "HLGaussLoss",
+    "HLGaussPPO",
     "HLGaussSAC",
     "HLGaussTD3",
     "IdentityTransform",

@@ -18,15 +18,20 @@ import numpy as np
 import pytest
 import torch as th
 
-from sb3_hlgauss import HLGaussDQN, HLGaussSAC
+from sb3_hlgauss import HLGaussA2C, HLGaussDQN, HLGaussPPO, HLGaussSAC
 
 DATA = Path(__file__).parent / "data"
 SAVED = sorted(DATA.glob("*.zip"))
 SETTINGS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform")
 
 
+ALGORITHMS = {"hlgauss_sac": HLGaussSAC, "hlgauss_ppo": HLGaussPPO, "hlgauss_a2c": HLGaussA2C}
+#: Saved models of on-policy algorithms: their "q_values" are the state values V(s).
+ON_POLICY = (HLGaussPPO, HLGaussA2C)
+
+
 def algorithm_of(path: Path):
-    return HLGaussSAC if path.name.startswith("hlgauss_sac") else HLGaussDQN
+    return next((algorithm for prefix, algorithm in ALGORITHMS.items() if path.name.startswith(prefix)), HLGaussDQN)
 
 
 def expected_of(path: Path) -> dict:
@@ -51,6 +56,8 @@ def load(path: Path, algorithm=None, **kwargs):
 
 def critic_outputs(model, observations: np.ndarray):
     obs = th.as_tensor(observations)
+    if isinstance(model, ON_POLICY):
+        return model.policy.predict_value_logits(obs).detach(), model.policy.predict_values(obs).detach().squeeze(-1)
     if isinstance(model, HLGaussSAC):
         actions = th.as_tensor(model.predict(observations, deterministic=True)[0])
         return th.stack(model.critic(obs, actions), dim=1).detach(), model.critic.q_values(obs, actions).detach()
@@ -67,7 +74,8 @@ def reference_atoms(settings: dict) -> th.Tensor:
 
 def test_there_are_saved_models_of_every_release():
     versions = {saved_version(p) for p in SAVED}
-    assert {"0.1.0", "0.2.0", "0.3.0"} <= versions, versions
+    assert {"0.1.0", "0.2.0", "0.3.0", "0.4.0"} <= versions, versions
+    assert {"hlgauss_ppo", "hlgauss_a2c"} <= {p.stem.rsplit("_", 1)[0] for p in SAVED}
 
 
 @pytest.mark.parametrize("path", SAVED, ids=[p.stem for p in SAVED])
@@ -96,7 +104,7 @@ def test_saved_model_predicts_from_the_same_weights(path):
     np.testing.assert_allclose(q_values.numpy(), mean.numpy(), rtol=1e-5, atol=1e-4)
     if not is_legacy_symlog(path):  # the decoding is unchanged: identical Q-values and actions
         np.testing.assert_allclose(q_values.numpy(), expected["q_values"], rtol=1e-5, atol=1e-5)
-        if isinstance(model, HLGaussDQN):
+        if isinstance(model, (HLGaussDQN, *ON_POLICY)):
             np.testing.assert_array_equal(model.predict(observations, deterministic=True)[0], expected["actions"])
 
 
@@ -133,6 +141,6 @@ def test_saved_model_continues_training(path):
         model = algorithm_of(path).load(path, env=env, device="cpu")
     updates_before = model._n_updates
     model.learning_starts = 0
-    model.learn(200, reset_num_timesteps=False)
+    model.learn(200 if not isinstance(model, ON_POLICY) else 2 * model.n_steps, reset_num_timesteps=False)
     assert model._n_updates > updates_before
     assert all(th.isfinite(p).all() for p in model.policy.parameters())

@@ -7,12 +7,16 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
-from stable_baselines3 import DQN, SAC, TD3
+from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor, create_mlp
 from torch import nn
 
-from sb3_hlgauss import HLGaussDQN, HLGaussSAC, HLGaussTD3
+from sb3_hlgauss import HLGaussA2C, HLGaussDQN, HLGaussPPO, HLGaussSAC, HLGaussTD3
+from sb3_hlgauss.hlgauss_a2c.policies import HLGaussA2CPolicy
+from sb3_hlgauss.hlgauss_ppo.policies import CnnPolicy as PPOCnnPolicy
+from sb3_hlgauss.hlgauss_ppo.policies import HLGaussPPOPolicy
+from sb3_hlgauss.hlgauss_ppo.policies import MultiInputPolicy as PPOMultiInputPolicy
 from sb3_hlgauss.common.base_class import LOSS_SETTINGS
 from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic
 from sb3_hlgauss.common.losses import make_loss
@@ -27,6 +31,8 @@ from sb3_hlgauss.hlgauss_td3.policies import HLGaussTD3Policy
 from sb3_hlgauss.hlgauss_td3.policies import MultiInputPolicy as TD3MultiInputPolicy
 
 PAIRS = [(HLGaussDQN, DQN), (HLGaussSAC, SAC), (HLGaussTD3, TD3)]
+#: On-policy algorithms: the signature checks apply (their positional calls are tested in test_ppo.py).
+ON_POLICY_PAIRS = [(HLGaussPPO, PPO), (HLGaussA2C, A2C)]
 ENV_OF = {HLGaussDQN: "CartPole-v1", HLGaussSAC: "Pendulum-v1", HLGaussTD3: "Pendulum-v1"}
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -49,14 +55,14 @@ def _parameters(cls) -> list[inspect.Parameter]:
 
 
 # ------------------------------------------------------------------------ signatures
-@pytest.mark.parametrize("ours, sb3", PAIRS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("ours, sb3", PAIRS + ON_POLICY_PAIRS, ids=lambda c: c.__name__)
 def test_sb3_parameters_in_the_same_order_with_the_same_defaults(ours, sb3):
     sb3_positional = [(p.name, p.default) for p in _parameters(sb3) if p.kind in POSITIONAL]
     our_positional = [(p.name, p.default) for p in _parameters(ours) if p.kind in POSITIONAL]
     assert our_positional == sb3_positional
 
 
-@pytest.mark.parametrize("ours, sb3", PAIRS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("ours, sb3", PAIRS + ON_POLICY_PAIRS, ids=lambda c: c.__name__)
 def test_the_only_extra_parameters_are_the_keyword_only_loss_settings(ours, sb3):
     sb3_names = {p.name for p in _parameters(sb3)}
     extra = [p for p in _parameters(ours) if p.name not in sb3_names]
@@ -112,6 +118,7 @@ def test_loss_settings_by_keyword_after_positional_arguments(ours):
         HLGaussDQNPolicy, DQNCnnPolicy, DQNMultiInputPolicy,
         HLGaussSACPolicy, SACCnnPolicy, SACMultiInputPolicy,
         HLGaussTD3Policy, TD3CnnPolicy, TD3MultiInputPolicy,
+        HLGaussPPOPolicy, PPOCnnPolicy, PPOMultiInputPolicy, HLGaussA2CPolicy,
     ],
     ids=lambda c: f"{c.__module__.split('.')[1]}.{c.__name__}",
 )

@@ -29,6 +29,8 @@ ATARI_ENV_IDS = ("ALE/Pong-v5", "BreakoutNoFrameskip-v4")
 ENV_PACKAGES = {"MinAtar/": "minatar", "ALE/": "ale_py", "NoFrameskip": "ale_py", "LunarLander": "Box2D"}
 MUJOCO = ("HalfCheetah", "Hopper", "Walker2d", "Ant")
 LOSS_KEYS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform", "loss_kwargs")
+#: On-policy algorithms: a short rollout instead of a small replay buffer.
+ON_POLICY = ("hlgauss_ppo", "hlgauss_a2c", "ppo", "a2c")
 # Constructor arguments of our algorithms that only exist for them (absent from the baseline files).
 ATARI_BASELINE_DIFF = ("learning_rate", "policy_kwargs")
 
@@ -66,6 +68,7 @@ ENTRIES = _entries()
 def test_config_files_present_and_packaged():
     names = {path.stem for path in CONFIG_DIR.glob("*.yml")}
     assert {"hlgauss_dqn", "hlgauss_sac", "hlgauss_td3", "dqn", "mse_dqn", "sac", "td3"} <= names
+    assert {"hlgauss_ppo", "hlgauss_a2c", "ppo", "a2c"} <= names
     # The installed package finds the same files (the wheel ships them as sb3_hlgauss/zoo_configs).
     assert {path.stem for path in config_dir().glob("*.yml")} == names
 
@@ -76,6 +79,12 @@ def test_required_environments_covered():
     assert {f"MinAtar/{game}-v1" for game in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")} <= dqn
     for algo in ("hlgauss_sac", "hlgauss_td3"):
         assert {"Pendulum-v1", "HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5"} <= set(_load(CONFIG_DIR / f"{algo}.yml"))
+    minatar = {f"MinAtar/{game}-v1" for game in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")}
+    for algo in ("hlgauss_ppo", "hlgauss_a2c"):
+        entries = _load(CONFIG_DIR / f"{algo}.yml")
+        assert {"CartPole-v1", "Pendulum-v1", "Acrobot-v1", "LunarLander-v3", "atari"} | minatar <= set(entries)
+        assert all(entries[env]["normalize"] for env in ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5"))
+        assert all(entry["loss"] != "c51" for entry in entries.values())
     atari = _load(CONFIG_DIR / "hlgauss_dqn.yml")["atari"]
     assert (atari["num_bins"], atari["v_min"], atari["v_max"]) == (51, -10.0, 10.0)
     assert atari["frame_stack"] == 4 and "AtariWrapper" in atari["env_wrapper"][0]
@@ -83,7 +92,10 @@ def test_required_environments_covered():
     assert atari["learning_rate"] == pytest.approx(4 * baseline_atari["learning_rate"])  # the paper's 4x
 
 
-BASELINE_PAIRS = [("dqn", "hlgauss_dqn"), ("mse_dqn", "hlgauss_dqn"), ("sac", "hlgauss_sac"), ("td3", "hlgauss_td3")]
+BASELINE_PAIRS = [
+    ("dqn", "hlgauss_dqn"), ("mse_dqn", "hlgauss_dqn"), ("sac", "hlgauss_sac"), ("td3", "hlgauss_td3"),
+    ("ppo", "hlgauss_ppo"), ("a2c", "hlgauss_a2c"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("algo", "ours_name"), BASELINE_PAIRS)
@@ -130,6 +142,9 @@ def test_entry_builds_and_trains(algo, key, env_id, tmp_path, monkeypatch):
     settings = _load(CONFIG_DIR / f"{algo}.yml")[key]
     # Small buffer, early learning: a few hundred steps with real updates.
     overrides = ["learning_starts:64", "buffer_size:1000"]
+    if algo in ON_POLICY:  # one short rollout per env, then an update
+        overrides = ["n_steps:16"] + (["n_envs:2"] if settings.get("n_envs", 1) > 2 else [])
+        overrides += [] if algo.endswith("a2c") else ["n_epochs:1"]
     if "batch_size" in settings or algo in ("sac", "td3", "hlgauss_sac", "hlgauss_td3"):  # noqa: SIM102
         overrides.append("batch_size:32")
     args = [

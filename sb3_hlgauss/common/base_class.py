@@ -204,9 +204,9 @@ def _algorithm_of_policy(policy_class: type) -> str | None:
     """Which algorithm (ours first, then SB3's) saves models with ``policy_class``."""
     from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 
-    from sb3_hlgauss import HLGaussDQN, HLGaussSAC, HLGaussTD3
+    from sb3_hlgauss import HLGaussA2C, HLGaussDQN, HLGaussPPO, HLGaussSAC, HLGaussTD3
 
-    for algorithm in (HLGaussDQN, HLGaussSAC, HLGaussTD3, DQN, SAC, TD3, DDPG, PPO, A2C):
+    for algorithm in (HLGaussDQN, HLGaussSAC, HLGaussTD3, HLGaussPPO, HLGaussA2C, DQN, SAC, TD3, DDPG, PPO, A2C):
         if any(isinstance(p, type) and issubclass(policy_class, p) for p in algorithm.policy_aliases.values()):
             return f"{algorithm.__module__.split('.')[0]}.{algorithm.__name__}"
     return None

@@ -26,14 +26,16 @@ OUR_ALGOS: dict[str, tuple[str, str]] = {
     "hlgauss_dqn": ("sb3_hlgauss.hlgauss_dqn", "HLGaussDQN"),
     "hlgauss_sac": ("sb3_hlgauss.hlgauss_sac", "HLGaussSAC"),
     "hlgauss_td3": ("sb3_hlgauss.hlgauss_td3", "HLGaussTD3"),
+    "hlgauss_ppo": ("sb3_hlgauss.hlgauss_ppo", "HLGaussPPO"),
+    "hlgauss_a2c": ("sb3_hlgauss.hlgauss_a2c", "HLGaussA2C"),
 }
 #: Our regression baselines: zoo name -> (module, class). Registered when importable.
 OUR_BASELINES: dict[str, tuple[str, str]] = {
     "mse_dqn": ("sb3_hlgauss.baselines", "MSEDQN"),
 }
 #: Algorithms with a baseline config of ours (same settings as ours, regression critic):
-#: SB3's DQN (Huber loss), SAC and TD3 (MSE), and our MSEDQN (the paper's MSE baseline).
-BASELINE_ALGOS = ("dqn", "mse_dqn", "sac", "td3")
+#: SB3's DQN (Huber loss), SAC, TD3, PPO and A2C (MSE), and our MSEDQN (the paper's MSE baseline).
+BASELINE_ALGOS = ("dqn", "mse_dqn", "sac", "td3", "ppo", "a2c")
 #: Zoo names whose default --conf-file is ours.
 DEFAULT_CONF_ALGOS = (*OUR_ALGOS, *OUR_BASELINES)
 #: Names that YAML ``policy_kwargs`` strings may use (the zoo evals them in ``rl_zoo3.exp_manager``).

@@ -51,6 +51,15 @@ Tuning flags added to train: --heartbeat-interval S, --grace-period S, --max-ret
 """
 
 
+TRAIN_HELP = f"""sb3_hlgauss adds these flags to the zoo's train (listed after this):
+  --heartbeat-interval S  seconds between heartbeats of running trials on an RDB storage (default {DEFAULT_HEARTBEAT_INTERVAL}; 0: off)
+  --grace-period S        a trial silent this long is failed and re-queued (default: 2x the interval)
+  --max-retry N           re-queue a lost trial at most N times (default {DEFAULT_MAX_RETRY})
+  --trial-id best|N       retrain the best trial (or trial N) of --storage/--study-name
+  --storage               defaults to $OPTUNA_STORAGE
+"""
+
+
 def _trial_id(value: str) -> str | int:
     if value == "best":
         return value
@@ -226,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if command == "plot_train":
         args = _plot_train_saving(args)
+    if command == "train" and _pre_parse(args).help:
+        print(TRAIN_HELP)
     script = load_zoo_script(command)
     sys.argv = [f"rl_zoo3 {command}", *args]
     try:

@@ -1,9 +1,10 @@
 """Optuna samplers and converters for the zoo's ``-optimize`` mode.
 
 Each sampler samples the zoo's usual hyperparameters with the zoo's own sampler for the base
-algorithm (DQN, SAC or TD3) and adds the classification-loss settings:
+algorithm (DQN, SAC, TD3, PPO or A2C) and adds the classification-loss settings:
 
-* ``loss`` in ``hl_gauss``, ``two_hot``, ``c51``;
+* ``loss`` in ``hl_gauss``, ``two_hot``, ``c51`` (PPO and A2C: ``hl_gauss``, ``two_hot``; their
+  lambda-return targets have no distributional form);
 * ``num_bins`` in 21, 51, 101, 201 (the paper's sweep);
 * ``sigma_ratio`` in [0.25, 2] (log scale), sampled only when the loss is ``hl_gauss``;
 * ``v_range_scale`` in 0.5, 1, 2, 4: the hyperparameter file's ``[v_min, v_max]`` multiplied by it.
@@ -29,6 +30,8 @@ from rl_zoo3 import hyperparams_opt
 from sb3_hlgauss.common.losses import get_loss_class
 
 LOSS_CHOICES = ("hl_gauss", "two_hot", "c51")
+#: Losses of the on-policy algorithms (HLGaussPPO and HLGaussA2C refuse distributional losses).
+ON_POLICY_LOSS_CHOICES = ("hl_gauss", "two_hot")
 NUM_BINS_CHOICES = (21, 51, 101, 201)
 V_RANGE_SCALES = (0.5, 1.0, 2.0, 4.0)
 SIGMA_RATIO_RANGE = (0.25, 2.0)
@@ -80,9 +83,9 @@ def _default(algo_class: type | None, name: str, fallback: Any) -> Any:
     return parameter.default
 
 
-def sample_loss_params(trial: optuna.Trial) -> dict[str, Any]:
-    """Sample our loss settings (trial parameter names as in :data:`LOSS_PARAM_NAMES`)."""
-    loss = trial.suggest_categorical("loss", list(LOSS_CHOICES))
+def sample_loss_params(trial: optuna.Trial, losses: tuple[str, ...] = LOSS_CHOICES) -> dict[str, Any]:
+    """Sample our loss settings (trial parameter names as in :data:`LOSS_PARAM_NAMES`) among ``losses``."""
+    loss = trial.suggest_categorical("loss", list(losses))
     params: dict[str, Any] = {
         "loss": loss,
         "num_bins": trial.suggest_categorical("num_bins", list(NUM_BINS_CHOICES)),
@@ -131,10 +134,10 @@ def resolve_sampled(base: dict[str, Any], sampled: dict[str, Any], algo_class: t
     return out
 
 
-def _with_loss(base_sampler: Sampler, name: str) -> Sampler:
+def _with_loss(base_sampler: Sampler, name: str, losses: tuple[str, ...] = LOSS_CHOICES) -> Sampler:
     def sampler(trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
         hyperparams = base_sampler(trial, n_actions, n_envs, additional_args)
-        hyperparams.update(convert_loss_params(sample_loss_params(trial)))
+        hyperparams.update(convert_loss_params(sample_loss_params(trial, losses)))
         algo_class, base = base_hyperparams()
         return resolve_sampled(base, hyperparams, algo_class)
 
@@ -160,10 +163,14 @@ def merging(base_sampler: Sampler) -> Sampler:
 
 def convert_classification_params(params: dict[str, Any]) -> dict[str, Any]:
     """Converter for stored trials (``--storage ... --study-name ... [--trial-id N]``): trial parameters ->
-    constructor arguments, like the zoo's ``convert_offpolicy_params`` plus our loss settings."""
+    constructor arguments, like the zoo's ``convert_offpolicy_params`` (or ``convert_onpolicy_params`` for the
+    trials of PPO/A2C, told apart by their ``one_minus_gae_lambda``) plus our loss settings."""
     ours = {key: value for key, value in params.items() if key in LOSS_PARAM_NAMES}
     rest = {key: value for key, value in params.items() if key not in LOSS_PARAM_NAMES}
-    hyperparams = hyperparams_opt.convert_offpolicy_params(rest)
+    if "one_minus_gae_lambda" in rest:
+        hyperparams = hyperparams_opt.convert_onpolicy_params(rest)
+    else:
+        hyperparams = hyperparams_opt.convert_offpolicy_params(rest)
     hyperparams.update(convert_loss_params(ours))
     if "noise_type" in hyperparams and hyperparams["noise_type"] is None:
         # TD3 trial without action noise: the zoo would pass noise_type/noise_std to the constructor.
@@ -175,9 +182,17 @@ def convert_classification_params(params: dict[str, Any]) -> dict[str, Any]:
 sample_hlgauss_dqn_params = _with_loss(hyperparams_opt.sample_dqn_params, "sample_hlgauss_dqn_params")
 sample_hlgauss_sac_params = _with_loss(hyperparams_opt.sample_sac_params, "sample_hlgauss_sac_params")
 sample_hlgauss_td3_params = _with_loss(hyperparams_opt.sample_td3_params, "sample_hlgauss_td3_params")
+sample_hlgauss_ppo_params = _with_loss(
+    hyperparams_opt.sample_ppo_params, "sample_hlgauss_ppo_params", ON_POLICY_LOSS_CHOICES
+)
+sample_hlgauss_a2c_params = _with_loss(
+    hyperparams_opt.sample_a2c_params, "sample_hlgauss_a2c_params", ON_POLICY_LOSS_CHOICES
+)
 
 SAMPLERS: dict[str, Sampler] = {
     "hlgauss_dqn": sample_hlgauss_dqn_params,
     "hlgauss_sac": sample_hlgauss_sac_params,
     "hlgauss_td3": sample_hlgauss_td3_params,
+    "hlgauss_ppo": sample_hlgauss_ppo_params,
+    "hlgauss_a2c": sample_hlgauss_a2c_params,
 }

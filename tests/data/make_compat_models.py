@@ -14,7 +14,7 @@ import numpy as np
 import torch as th
 
 import sb3_hlgauss
-from sb3_hlgauss import HLGaussDQN, HLGaussSAC
+from sb3_hlgauss import HLGaussA2C, HLGaussDQN, HLGaussPPO, HLGaussSAC
 
 here = Path(__file__).parent
 version = sb3_hlgauss.__version__
@@ -68,3 +68,14 @@ obs = th.as_tensor(observations)
 actions = th.as_tensor(model.predict(observations, deterministic=True)[0])
 write("hlgauss_sac_symlog", model, observations, model.critic.q_values(obs, actions).detach(),
       th.stack(model.critic(obs, actions), dim=1).detach(), actions.numpy(), settings_of(model))
+
+# 4. HL-Gauss PPO and A2C with the default support (since 0.4.0): "q_values" are the state values V(s)
+#    and "logits" the value head's
+for name, algorithm in (("hlgauss_ppo", HLGaussPPO), ("hlgauss_a2c", HLGaussA2C)):
+    model = algorithm("MlpPolicy", "CartPole-v1", n_steps=64, policy_kwargs=dict(net_arch=[16]), seed=0)
+    model.learn(256)
+    observations = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    obs = th.as_tensor(observations)
+    write(name, model, observations, model.policy.predict_values(obs).detach().squeeze(-1),
+          model.policy.predict_value_logits(obs).detach(), model.predict(observations, deterministic=True)[0],
+          settings_of(model))

@@ -1,0 +1,102 @@
+"""HLGaussA2C: one update against the rule, learning, round trips, errors."""
+
+from __future__ import annotations
+
+import copy
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+
+from sb3_hlgauss import HLGaussA2C, HLGaussPPO, make_loss
+from sb3_hlgauss.common.on_policy import CategoricalValueHead
+from tests.helpers import best_evaluation_return
+
+
+def test_value_head_and_defaults():
+    model = HLGaussA2C("MlpPolicy", "CartPole-v1", seed=0, device="cpu")
+    assert isinstance(model.policy.value_net, CategoricalValueHead)
+    assert (model.loss, model.num_bins, model.v_min, model.v_max, model.value_transform) == (
+        "hl_gauss", 101, -10_000.0, 10_000.0, "symlog"
+    )  # fmt: skip
+    # SB3's A2C optimiser (RMSprop) is kept; the policy classes are A2C's own.
+    assert isinstance(model.policy.optimizer, th.optim.RMSprop)
+    assert type(model.policy).__name__ == "HLGaussA2CPolicy"
+
+
+def test_one_update_is_cross_entropy_plus_a2c_policy_loss():
+    """One update with plain SGD: the parameters move by the gradient of
+    -mean(A log pi) + ent_coef * entropy_loss + vf_coef * CE(value logits, q(advantages + values))."""
+    lr, vf_coef, ent_coef = 0.05, 0.4, 0.01
+    model = HLGaussA2C(
+        "MlpPolicy", "CartPole-v1", n_steps=20, learning_rate=lr, vf_coef=vf_coef, ent_coef=ent_coef, max_grad_norm=1e9,
+        use_rms_prop=False, num_bins=41, v_min=-5.0, v_max=30.0, value_transform="identity",
+        policy_kwargs=dict(net_arch=[8], optimizer_class=th.optim.SGD, optimizer_kwargs={}), seed=2, device="cpu",
+    )  # fmt: skip
+    before = {}
+
+    class Snapshot(BaseCallback):
+        def _on_rollout_end(self) -> None:
+            before["policy"] = copy.deepcopy(self.model.policy)
+            before["buffer"] = copy.deepcopy(self.model.rollout_buffer)
+
+        def _on_step(self) -> bool:
+            return True
+
+    model.learn(20, callback=Snapshot())
+    policy, buffer = before["policy"], before["buffer"]
+    obs = th.as_tensor(buffer.observations.reshape(20, 4))
+    actions = th.as_tensor(buffer.actions.reshape(20)).long()
+    returns = th.as_tensor(buffer.returns.reshape(20))
+    advantages = th.as_tensor(buffer.advantages.reshape(20))
+    logits, log_prob, entropy = policy.evaluate_actions_with_value_logits(obs, actions)
+    q = make_loss("hl_gauss", v_min=-5.0, v_max=30.0, num_bins=41, value_transform="identity").to_probs(returns)
+    cross_entropy = -(q * th.log_softmax(logits, dim=-1)).sum(-1).mean()
+    total = -(advantages * log_prob).mean() - ent_coef * entropy.mean() + vf_coef * cross_entropy
+    grads = th.autograd.grad(total, list(policy.parameters()), allow_unused=True)
+    for (name, param), grad, (_, updated) in zip(policy.named_parameters(), grads, model.policy.named_parameters(), strict=True):
+        expected = param.detach() - lr * (grad if grad is not None else 0.0)
+        th.testing.assert_close(updated.detach(), expected, atol=1e-6, rtol=1e-5, msg=name)
+    assert model.logger.name_to_value["train/value_loss"] == pytest.approx(float(cross_entropy), rel=1e-5)
+
+
+def test_save_load_round_trip_and_logs(tmp_path):
+    model = HLGaussA2C("MlpPolicy", "Pendulum-v1", n_steps=8, loss="two_hot", num_bins=31, v_min=-200.0, v_max=10.0,
+                       value_transform="identity", policy_kwargs=dict(net_arch=[16]), seed=0, device="cpu")  # fmt: skip
+    model.learn(200, progress_bar=True)
+    for key in ("train/value_loss", "train/explained_variance", "train/target_clip_fraction", "train/n_clipped_targets"):
+        assert key in model.logger.name_to_value, key
+    obs = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    actions = model.predict(obs, deterministic=True)[0]
+    model.save(tmp_path / "a2c.zip")
+    loaded = HLGaussA2C.load(tmp_path / "a2c.zip", env=gym.make("Pendulum-v1"), device="cpu")
+    assert (loaded.loss, loaded.num_bins, loaded.v_min) == ("two_hot", 31, -200.0)
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], actions)
+    th.testing.assert_close(loaded.policy.predict_values(th.as_tensor(obs)), model.policy.predict_values(th.as_tensor(obs)))
+    with pytest.raises(ValueError, match="HLGaussA2C.load"):
+        HLGaussPPO.load(tmp_path / "a2c.zip")
+    with pytest.raises(ValueError, match="v_max"):
+        HLGaussA2C.load(tmp_path / "a2c.zip", v_max=20.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(loss="c51"), ValueError, "distributional"),
+        (dict(num_bins=51.0), TypeError, "num_bins"),
+        (dict(loss_kwargs=dict(v_max=1.0)), ValueError, "v_max"),
+    ],
+)
+def test_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        HLGaussA2C("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+@pytest.mark.slow
+def test_learns_cartpole():
+    """The zoo's CartPole-v1 settings (8 envs, SB3's A2C defaults) and the default support."""
+    model = HLGaussA2C("MlpPolicy", make_vec_env("CartPole-v1", n_envs=8, seed=0), ent_coef=0.0, seed=0, device="cpu")
+    assert best_evaluation_return(model, "CartPole-v1", 100_000, threshold=400, eval_freq=1_000) >= 400

@@ -1,0 +1,333 @@
+"""HLGaussPPO: the categorical value head, one update against the rule, learning, round trips, errors, RL Zoo."""
+
+from __future__ import annotations
+
+import copy
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
+from stable_baselines3.common.vec_env import VecNormalize
+
+from sb3_hlgauss import HLGaussA2C, HLGaussPPO, NonFiniteDataError, available_losses, get_loss_class, make_loss
+from sb3_hlgauss.common.on_policy import CategoricalValueHead
+from sb3_hlgauss.hlgauss_ppo import HLGaussPPOPolicy
+from tests.helpers import best_evaluation_return
+
+SMALL = dict(n_steps=32, batch_size=32, n_epochs=2, policy_kwargs=dict(net_arch=[16]), seed=0, device="cpu")
+
+
+def small_ppo(env="CartPole-v1", **kwargs) -> HLGaussPPO:
+    return HLGaussPPO("MlpPolicy", env, **{**SMALL, **kwargs})
+
+
+# ------------------------------------------------------------------------- the head
+def test_value_head_outputs_logits_and_values_are_their_mean_return():
+    model = small_ppo()
+    assert isinstance(model.policy.value_net, CategoricalValueHead)
+    assert model.policy.value_net.out_features == model.num_bins == 101
+    obs = th.randn(5, 4)
+    logits = model.policy.predict_value_logits(obs)
+    assert logits.shape == (5, 101)
+    values = model.policy.predict_values(obs)
+    assert values.shape == (5, 1)
+    th.testing.assert_close(values.flatten(), model.value_loss.to_value(logits))
+    # forward (rollouts) and evaluate_actions return values as in SB3; the logits on request.
+    _, forward_values, _ = model.policy(obs)
+    th.testing.assert_close(forward_values, values)
+    actions = th.zeros(5, dtype=th.long)
+    evaluated, _, _ = model.policy.evaluate_actions(obs, actions)
+    head_logits, _, _ = model.policy.evaluate_actions_with_value_logits(obs, actions)
+    th.testing.assert_close(evaluated, values)
+    th.testing.assert_close(head_logits, logits)
+    assert model.policy.value_net.outputs_logits is False
+
+
+def test_fresh_critic_predicts_the_target_distribution_of_zero():
+    """Value 0, and no mass on the far atoms of the default symlog support (see CategoricalValueHead)."""
+    model = small_ppo()
+    probs = th.softmax(model.policy.predict_value_logits(th.randn(3, 4)), dim=-1).detach()
+    target = model.value_loss.to_probs(th.zeros(1))[0]
+    th.testing.assert_close(probs[0], target / target.clamp_min(1e-8).sum(), atol=1e-6, rtol=0)
+    assert float(model.policy.predict_values(th.randn(3, 4)).detach().abs().max()) < 1e-3
+    assert float(probs[0, :30].sum() + probs[0, -30:].sum()) < 1e-6
+
+
+def test_rollout_values_and_truncation_bootstrap_are_decoded_values():
+    """GAE runs on expected returns: the rollout buffer holds the decoded values of the observations."""
+    model = small_ppo(n_steps=16, batch_size=16)
+    states = {}
+
+    class Snapshot(BaseCallback):
+        def _on_rollout_end(self) -> None:
+            buffer = self.model.rollout_buffer
+            obs = th.as_tensor(buffer.observations.reshape(-1, 4))
+            states["values"] = buffer.values.copy()
+            with th.no_grad():
+                states["decoded"] = model.policy.predict_values(obs).numpy().reshape(buffer.values.shape)
+
+        def _on_step(self) -> bool:
+            return True
+
+    model.learn(16, callback=Snapshot())
+    np.testing.assert_allclose(states["values"], states["decoded"], rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------------- one update
+@pytest.mark.parametrize("loss", ["hl_gauss", "two_hot"])
+def test_one_update_is_cross_entropy_plus_ppo_policy_loss(loss):
+    """One minibatch, one epoch, plain SGD: the parameters move by the gradient of
+    policy_loss + ent_coef * entropy_loss + vf_coef * CE(value logits, q(advantages + values)),
+    with SB3's clipped surrogate unchanged, and the value head gets vf_coef (p - q) on its logits."""
+    lr, vf_coef, ent_coef = 0.05, 0.7, 0.01
+    model = HLGaussPPO(
+        "MlpPolicy", "CartPole-v1", n_steps=24, batch_size=24, n_epochs=1, learning_rate=lr, vf_coef=vf_coef,
+        ent_coef=ent_coef, max_grad_norm=1e9, loss=loss, num_bins=41, v_min=-5.0, v_max=30.0, value_transform="identity",
+        policy_kwargs=dict(net_arch=[8], optimizer_class=th.optim.SGD, optimizer_kwargs={}), seed=1, device="cpu",
+    )  # fmt: skip
+    before = {}
+
+    class Snapshot(BaseCallback):
+        def _on_rollout_end(self) -> None:
+            before["policy"] = copy.deepcopy(self.model.policy)
+            before["buffer"] = copy.deepcopy(self.model.rollout_buffer)
+
+        def _on_step(self) -> bool:
+            return True
+
+    model.learn(24, callback=Snapshot())
+    policy, buffer = before["policy"], before["buffer"]
+    obs = th.as_tensor(buffer.observations.reshape(24, 4))
+    actions = th.as_tensor(buffer.actions.reshape(24)).long()
+    returns = th.as_tensor(buffer.returns.reshape(24))
+    advantages = th.as_tensor(buffer.advantages.reshape(24))
+    old_log_prob = th.as_tensor(buffer.log_probs.reshape(24))
+
+    # The rule, written out.
+    value_loss = make_loss(loss, v_min=-5.0, v_max=30.0, num_bins=41, value_transform="identity")
+    logits, log_prob, entropy = policy.evaluate_actions_with_value_logits(obs, actions)
+    normalized = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    ratio = th.exp(log_prob - old_log_prob)
+    policy_loss = -th.min(normalized * ratio, normalized * th.clamp(ratio, 0.8, 1.2)).mean()
+    q = value_loss.to_probs(returns)
+    cross_entropy = -(q * th.log_softmax(logits, dim=-1)).sum(-1).mean()
+    total = policy_loss - ent_coef * entropy.mean() + vf_coef * cross_entropy
+    grads = th.autograd.grad(total, list(policy.parameters()), allow_unused=True)
+    # The value head's gradient: vf_coef (softmax(logits) - q) / batch, the bounded cross-entropy gradient.
+    bias_index = [name for name, _ in policy.named_parameters()].index("value_net.bias")
+    expected_bias_grad = vf_coef * (th.softmax(logits, -1) - q).mean(0)
+    th.testing.assert_close(grads[bias_index], expected_bias_grad.detach(), atol=1e-6, rtol=1e-5)
+
+    for (name, param), grad, (_, updated) in zip(policy.named_parameters(), grads, model.policy.named_parameters(), strict=True):
+        expected = param.detach() - lr * (grad if grad is not None else 0.0)
+        th.testing.assert_close(updated.detach(), expected, atol=1e-6, rtol=1e-5, msg=name)
+    logs = model.logger.name_to_value
+    assert logs["train/value_loss"] == pytest.approx(float(cross_entropy), rel=1e-5)
+    assert logs["train/policy_gradient_loss"] == pytest.approx(float(policy_loss), abs=1e-6)
+
+
+def test_rollout_targets_are_the_targets_of_each_return():
+    """PPO builds the targets of a rollout once and looks each minibatch's up: the same targets."""
+    model = small_ppo(num_bins=21, v_min=-1.0, v_max=30.0, value_transform="identity")
+    model.learn(32)
+    table = model._rollout_targets()
+    returns = th.as_tensor(model.rollout_buffer.returns).flatten()[th.randperm(32)[:8]]
+    looked_up, direct = table.lookup(returns), model.value_loss.target(returns)
+    for got, expected in zip(looked_up, direct, strict=True):
+        th.testing.assert_close(got, expected)
+    assert table.lookup(returns + 1e-3) is None  # not a return of the rollout: built directly
+
+
+def test_clip_range_vf_stops_the_gradient_of_samples_whose_value_moved_too_far():
+    model = small_ppo(num_bins=21, v_min=-10.0, v_max=10.0, value_transform="identity")
+    logits = th.zeros(4, 21)
+    logits[2, -1] = logits[3, 0] = 8.0  # values about +9.1 and -9.1; samples 0 and 1 at 0
+    logits.requires_grad_(True)
+    old_values = th.zeros(4)
+    loss, target, stopped = model._categorical_value_loss(logits, th.full((4,), 1.0), old_values, clip_range_vf=2.0)
+    assert stopped.tolist() == [False, False, True, True]
+    loss.backward()
+    assert (logits.grad[2:] == 0).all() and (logits.grad[:2] != 0).any()
+    # The loss value is the cross-entropy of the whole batch (as SB3's clamped MSE keeps every sample).
+    assert float(loss) == pytest.approx(float(model.value_loss(logits.detach(), target)))
+    model = small_ppo(clip_range_vf=0.5)
+    model.learn(64)
+    assert model.logger.name_to_value["train/clip_range_vf"] == 0.5
+    assert 0.0 <= model.logger.name_to_value["train/clip_fraction_vf"] <= 1.0
+
+
+# ------------------------------------------------------------------------- losses and options
+@pytest.mark.parametrize("loss", [name for name in available_losses() if not get_loss_class(name).distributional])
+def test_every_scalar_target_loss_trains(loss):
+    model = small_ppo(loss=loss, num_bins=31, v_min=-5.0, v_max=60.0, value_transform="identity")
+    model.learn(64)
+    logs = model.logger.name_to_value
+    assert np.isfinite(logs["train/value_loss"]) and "train/explained_variance" in logs
+    assert type(model.value_loss) is get_loss_class(loss)
+
+
+def test_c51_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="distributional.*lambda-returns.*two_hot"):
+        HLGaussPPO("MlpPolicy", "CartPole-v1", loss="c51")
+    with pytest.raises(ValueError, match="distributional"):
+        HLGaussA2C("MlpPolicy", "CartPole-v1", loss="c51")
+
+
+@pytest.mark.parametrize(
+    "policy_kwargs",
+    [dict(net_arch=dict(pi=[16], vf=[8, 8])), dict(net_arch=[16], share_features_extractor=False), dict(net_arch=[16], ortho_init=False)],
+)
+def test_network_options(policy_kwargs):
+    model = small_ppo(policy_kwargs=policy_kwargs)
+    model.learn(64)
+    assert model.policy.value_net.in_features == (8 if isinstance(policy_kwargs["net_arch"], dict) else 16)
+    assert model.policy.share_features_extractor == policy_kwargs.get("share_features_extractor", True)
+
+
+def test_cnn_and_multi_input_policies():
+    image = HLGaussPPO("CnnPolicy", FakeImageEnv(screen_height=36, screen_width=36, n_channels=1), n_steps=16,
+                       batch_size=16, n_epochs=1, seed=0, device="cpu")  # fmt: skip
+    image.learn(16)
+    assert image.policy.value_net.out_features == 101
+    multi = HLGaussPPO("MultiInputPolicy", SimpleMultiObsEnv(random_start=False), n_steps=16, batch_size=16, n_epochs=1,
+                       seed=0, device="cpu")  # fmt: skip
+    multi.learn(16)
+    assert np.isfinite(multi.logger.name_to_value["train/value_loss"])
+
+
+def test_continuous_actions_vec_normalize_progress_bar_and_tensorboard(tmp_path):
+    pytest.importorskip("tensorboard")
+    env = VecNormalize(make_vec_env("Pendulum-v1", n_envs=2, seed=0), gamma=0.9)
+    model = HLGaussPPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=2, gamma=0.9, use_sde=True,
+                       policy_kwargs=dict(net_arch=[16]), tensorboard_log=str(tmp_path), seed=0, device="cpu")  # fmt: skip
+    model.learn(128, progress_bar=True)
+    logs = model.logger.name_to_value
+    for key in ("train/value_loss", "train/explained_variance", "train/target_clip_fraction", "train/clip_fraction",
+                "train/n_clipped_targets", "train/value_mean", "train/std"):  # fmt: skip
+        assert key in logs, key
+    assert logs["train/target_clip_fraction"] == 0.0  # normalised returns sit well inside the default support
+    assert list(tmp_path.glob("HLGaussPPO_1/events.out.tfevents.*"))
+
+
+def test_clipped_targets_are_counted():
+    model = small_ppo(num_bins=21, v_min=-1.0, v_max=2.0, value_transform="identity", gamma=0.99)
+    model.learn(64)
+    assert model.logger.name_to_value["train/target_clip_fraction"] > 0.5
+    assert model.n_clipped_targets > 0 and model.n_value_targets == 2 * 2 * 32  # two rollouts, two epochs
+
+
+# ------------------------------------------------------------------------- round trips
+def test_save_load_round_trip(tmp_path):
+    model = small_ppo(loss="two_hot", num_bins=31, v_min=-5.0, v_max=60.0, value_transform="identity",
+                      policy_kwargs=dict(net_arch=dict(pi=[16], vf=[8]), share_features_extractor=False))  # fmt: skip
+    model.learn(64)
+    obs = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    actions = model.predict(obs, deterministic=True)[0]
+    values = model.policy.predict_values(th.as_tensor(obs)).detach()
+    model.save(tmp_path / "model.zip")
+    loaded = HLGaussPPO.load(tmp_path / "model.zip", env=gym.make("CartPole-v1"), device="cpu")
+    assert (loaded.loss, loaded.num_bins, loaded.v_min, loaded.v_max, loaded.value_transform) == (
+        "two_hot", 31, -5.0, 60.0, "identity"
+    )  # fmt: skip
+    assert loaded.policy.value_loss is loaded.value_loss is loaded.policy.value_net.value_loss
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], actions)
+    th.testing.assert_close(loaded.policy.predict_values(th.as_tensor(obs)).detach(), values)
+    loaded.learn(64, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 128
+
+    model.policy.save(tmp_path / "policy.pkl")
+    policy = HLGaussPPOPolicy.load(tmp_path / "policy.pkl")
+    assert policy.share_features_extractor is False and policy.value_loss.num_bins == 31
+    th.testing.assert_close(policy.predict_values(th.as_tensor(obs)).detach(), values)
+
+
+def test_load_refuses_other_critics_and_other_algorithms(tmp_path):
+    model = small_ppo()
+    model.save(tmp_path / "ours.zip")
+    with pytest.raises(ValueError, match="num_bins"):
+        HLGaussPPO.load(tmp_path / "ours.zip", num_bins=51)
+    HLGaussPPO.load(tmp_path / "ours.zip", num_bins=101)  # the saved value is accepted (RL Zoo passes it)
+    with pytest.raises(ValueError, match="HLGaussPPO.load"):
+        HLGaussA2C.load(tmp_path / "ours.zip")
+    with pytest.raises(ValueError, match="sb3_hlgauss.HLGaussPPO.load"):
+        PPO.load(tmp_path / "ours.zip")
+    PPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=32).save(tmp_path / "sb3.zip")
+    with pytest.raises(ValueError, match="stable_baselines3.PPO"):
+        HLGaussPPO.load(tmp_path / "sb3.zip")
+
+
+# ------------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(num_bins="51"), TypeError, "num_bins"),
+        (dict(num_bins=51.0), TypeError, "num_bins"),
+        (dict(sigma_ratio="0.75"), TypeError, "sigma_ratio"),
+        (dict(loss=3), TypeError, "loss"),
+        (dict(loss="nope"), ValueError, "Unknown loss"),
+        (dict(loss_kwargs=dict(num_bins=51)), ValueError, "num_bins"),
+        (dict(loss_kwargs=dict(sigma=0.1), sigma_ratio=0.5), ValueError, "sigma"),
+        (dict(loss="two_hot", sigma_ratio=0.5), ValueError, "sigma_ratio"),
+        (dict(v_min=5.0, v_max=1.0), ValueError, "v_min"),
+        (dict(policy_kwargs=dict(loss="hl_gauss")), ValueError, "policy_kwargs"),
+    ],
+)
+def test_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        HLGaussPPO("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+def test_positional_arguments_are_sb3s():
+    model = HLGaussPPO("MlpPolicy", "CartPole-v1", 1e-3, 64)
+    assert (model.learning_rate, model.n_steps, model.loss) == (1e-3, 64, "hl_gauss")
+    with pytest.raises(TypeError):
+        HLGaussPPO("MlpPolicy", "CartPole-v1", 1e-3, 64, 64, 10, 0.99, 0.95, 0.2, None, True, 0.0, 0.5, 0.5, False, -1,
+                   None, None, None, 100, None, None, 0, None, "auto", True, "hl_gauss")  # fmt: skip
+
+
+class NaNRewardEnv(gym.Wrapper):
+    """CartPole whose 10th reward is NaN."""
+
+    n_steps = 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.n_steps += 1
+        return obs, float("nan") if self.n_steps == 10 else reward, terminated, truncated, info
+
+
+def test_nan_rewards_raise_before_training():
+    model = small_ppo(env=NaNRewardEnv(gym.make("CartPole-v1")))
+    with pytest.raises(NonFiniteDataError, match="reward of env 0 at rollout step 9 is nan"):
+        model.learn(64)
+    assert model._n_updates == 0
+
+
+# ------------------------------------------------------------------------- learning
+def _zoo_cartpole(algo_class=HLGaussPPO, seed: int = 0):
+    env = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
+    return algo_class(
+        "MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
+        learning_rate=lambda p: 1e-3 * p, clip_range=lambda p: 0.2 * p, seed=seed, device="cpu",
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_solves_cartpole():
+    """The zoo's CartPole-v1 settings and the default support: greedy evaluation return 475 within 1e5 steps."""
+    model = _zoo_cartpole()
+    assert best_evaluation_return(model, "CartPole-v1", 100_000, threshold=475, eval_freq=1_250) >= 475
+
+
+@pytest.mark.slow
+def test_learns_pendulum():
+    """The zoo's Pendulum-v1 settings and the default support: greedy evaluation return >= -400."""
+    env = make_vec_env("Pendulum-v1", n_envs=4, seed=0)
+    model = HLGaussPPO("MlpPolicy", env, n_steps=1024, gae_lambda=0.95, gamma=0.9, n_epochs=10, ent_coef=0.0,
+                       learning_rate=1e-3, clip_range=0.2, use_sde=True, sde_sample_freq=4, seed=0, device="cpu")  # fmt: skip
+    assert best_evaluation_return(model, "Pendulum-v1", 60_000, threshold=-400, eval_freq=2_048) >= -400
