@@ -71,6 +71,8 @@ MINATAR_DQN_X4: dict[str, Any] = {
 #: 20k steps (Breakout), which cost HL-Gauss most of a 100k budget; those runs are kept as
 #: ``minatar_asym``. Clipped targets are counted in each result file.
 MINATAR_SUPPORT: dict[str, Any] = dict(v_min=-105.0, v_max=105.0, num_bins=420, value_transform="identity")
+#: Suite A's range with C51's own 51 atoms (bins 4.1 wide), for the C51 support check (suite ``c51_atoms``).
+MINATAR_SUPPORT_51: dict[str, Any] = dict(v_min=-105.0, v_max=105.0, num_bins=51, value_transform="identity")
 #: The first sitting's support (midpoint 50), kept to document the initial-value bias.
 MINATAR_ASYM_SUPPORT: dict[str, Any] = dict(v_min=-5.0, v_max=105.0, num_bins=220, value_transform="identity")
 #: Suite B adds eps ~ U(0, eta <= 1) to every reward: returns up to (1 + 1) / (1 - gamma) = 200.
@@ -223,6 +225,13 @@ SUITES: dict[str, list[Group]] = {
     # x1 cells are Suite A's runs (benchmarks.analyze --suite capacity reads both).
     "capacity": [
         _dqn_group(MINATAR_GAMES, ["mse", "hl_gauss"], [0, 1, 2], algo_kwargs=MINATAR_DQN_X4, tag="x4"),
+    ],
+    # C51's support (issue 16): C51 at Suite A's 420 atoms never learned Freeway steadily and scored 0 on
+    # Seaquest, where Two-Hot on the same atoms did learn. The same range with 51 atoms (C51's own count,
+    # bins 4.1 wide), for C51 and Two-Hot: does the atom count hold C51 back? (label suffix "@51atoms")
+    "c51_atoms": [
+        _dqn_group(["Freeway", "Seaquest"], ["c51"], [0, 1], support=MINATAR_SUPPORT_51, tag="51atoms"),
+        _dqn_group(["Freeway", "Seaquest"], ["two_hot"], [0], support=MINATAR_SUPPORT_51, tag="51atoms"),
     ],
     # Suite B: reward noise eps ~ U(0, eta) on two games.
     "noise": [
