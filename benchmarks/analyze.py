@@ -389,6 +389,8 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
         lines.append(f"| {g.replace('|', ', eta=')} | " + " | ".join(cells) + " |")
     lines.append("")
     summary: dict[str, Any] = {"suite": suite, "budget": budget, "per_game": per_game, "n_results": len(results)}
+    # The table's "clipped targets" column, for readers of summary.json (benchmarks/evidence.py).
+    summary["clip_fraction_max"] = {label: max(clip[label]) for label in labels if clip[label]}
 
     plot_learning_curves(results, out_dir / "learning_curves.png", reps=min(reps, 500))
 

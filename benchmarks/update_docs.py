@@ -1,9 +1,13 @@
-"""Refresh the generated tables of ``docs/benchmarks.md`` from the analysis summaries.
+"""Refresh the generated blocks of ``docs/benchmarks.md`` and ``README.md`` from the analysis summaries.
 
 ``python -m benchmarks.update_docs`` re-runs the analyses listed in :data:`ANALYSES` (when their
 result files exist) and replaces each block between ``<!-- generated:NAME -->`` and
-``<!-- /generated:NAME -->`` in the docs page with the corresponding ``summary.md``. Text outside
-the blocks (the interpretation) is left alone: re-read it after the numbers change.
+``<!-- /generated:NAME -->`` in the docs page with the corresponding ``summary.md``. Then it writes
+the prose blocks of :mod:`benchmarks.evidence` from the summaries just written: the headlines of the
+docs page (``headline_500k``, ``headline_100k``) and README's evidence list (``evidence``). Text
+outside the blocks (the interpretation) is left alone: re-read it after the numbers change.
+``--skip NAME ...`` leaves blocks (and their analyses) alone, e.g. ``--skip capacity`` while
+Suite S is still running.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from pathlib import Path
 from benchmarks.analyze import analyze
 from benchmarks.run import RESULTS_DIR
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
 #: block name -> (suites analysed together, budget in env steps[, results folder if not RESULTS_DIR])
 ANALYSES: dict[str, tuple] = {
     "minatar": (["minatar", "minatar_lr", "minatar_asym", "minatar_ablation"], 100_000),
@@ -35,9 +40,12 @@ def _demote(markdown: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=2000)
+    parser.add_argument("--skip", nargs="*", default=[], metavar="NAME", help="blocks to leave as they are")
     args = parser.parse_args(argv)
     text = DOCS.read_text()
     for name, (suites, steps, *where) in ANALYSES.items():
+        if name in args.skip:
+            continue
         pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.DOTALL)
         if not pattern.search(text):
             continue
@@ -50,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"updated {name} from {summary['out_dir']}")
     # Suite S (capacity): its own analysis (Suite A's x1 runs with Suite S's x4 runs).
     pattern = re.compile(r"(<!-- generated:capacity -->\n).*?(<!-- /generated:capacity -->)", re.DOTALL)
-    if pattern.search(text) and (RESULTS_DIR / "capacity").is_dir():
+    if "capacity" not in args.skip and pattern.search(text) and (RESULTS_DIR / "capacity").is_dir():
         from benchmarks.capacity import analyze_capacity
 
         analyze_capacity(RESULTS_DIR, 500_000, reps=args.reps)
@@ -59,9 +67,22 @@ def main(argv: list[str] | None = None) -> int:
         print("updated capacity")
     plasticity = RESULTS_DIR / "plasticity" / "summary.md"
     pattern = re.compile(r"(<!-- generated:plasticity -->\n).*?(<!-- /generated:plasticity -->)", re.DOTALL)
-    if plasticity.exists() and pattern.search(text):
+    if "plasticity" not in args.skip and plasticity.exists() and pattern.search(text):
         text = pattern.sub(lambda m: m.group(1) + plasticity.read_text() + m.group(2), text)
     DOCS.write_text(text)
+    # The prose: README's evidence list and the docs' headline, from the summaries written above.
+    from benchmarks import evidence
+
+    for name, content in evidence.generate(RESULTS_DIR).items():
+        target = ROOT / evidence.BLOCKS[name][0]
+        page = target.read_text()
+        if name in args.skip or evidence.read_block(page, name) is None:
+            continue
+        if isinstance(content, Exception):
+            print(f"left {name} as it is: {content}")
+            continue
+        target.write_text(evidence.replace_block(page, name, content))
+        print(f"updated {name} in {target.relative_to(ROOT)}")
     return 0
 
 

@@ -173,3 +173,47 @@ def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
         assert all(params[loss]["x4"] >= 4 * params[loss]["x1"] for loss in ("mse", "hl_gauss"))
     out = tmp_path / "capacity" / "500k" / "summary"
     assert (out / "capacity.png").stat().st_size > 0 and "IQM(HL-Gauss) - IQM(MSE)" in (out / "capacity.md").read_text()
+
+
+def test_generated_prose_matches_the_committed_results(tmp_path: Path):
+    """README's evidence list and the docs' headline are what benchmarks/evidence.py writes from the results.
+
+    A hand edit inside a generated block fails here: change the results (or the templates) and run
+    ``python -m benchmarks.update_docs``.
+    """
+    from benchmarks import evidence
+
+    root = Path(__file__).resolve().parents[1]
+    blocks = evidence.generate()
+    for name, (page, _) in evidence.BLOCKS.items():
+        assert not isinstance(blocks[name], Exception), blocks[name]
+        current = evidence.read_block((root / page).read_text(), name)
+        assert current is not None, f"no <!-- generated:{name} --> block in {page}"
+        assert current == blocks[name] + "\n", f"{page}'s {name} block differs from the results: run python -m benchmarks.update_docs"
+    assert "python -m benchmarks.update_docs" in blocks["evidence"].splitlines()[0]
+
+    # A missing result folder: its bullets are left out; a block without its main summary raises.
+    for sub in evidence.SOURCES.values():
+        top = sub.split("/")[0]
+        if top not in ("noise", "minatar") and not (tmp_path / top).exists():
+            (tmp_path / top).symlink_to(run.RESULTS_DIR / top)
+    partial = evidence.generate(tmp_path)
+    assert isinstance(partial["headline_500k"], evidence.MissingResults)
+    assert "Reward noise" not in partial["evidence"] and "MinAtar, 500k" not in partial["evidence"]
+    assert "MinAtar, 100k" in partial["evidence"] and "Suite B" not in partial["headline_100k"]
+    assert "Suite C" in partial["headline_100k"]
+    empty = evidence.generate(tmp_path / "nothing")
+    assert all(isinstance(v, evidence.MissingResults) for v in empty.values())
+    text = "a\n<!-- generated:evidence -->\nold\n<!-- /generated:evidence -->\nb\n"
+    assert evidence.replace_block(text, "evidence", "new") == text.replace("old", "new")
+    with pytest.raises(KeyError):
+        evidence.replace_block("no block", "evidence", "new")
+
+
+def test_evidence_rules():
+    from benchmarks.evidence import compare, separates
+
+    assert compare((10, 9, 11), (5, 4, 6)) == "ahead" and compare((5, 4, 6), (10, 9, 11)) == "behind"
+    assert compare((10, 2, 18), (5, 4, 6)) == "slightly ahead"  # only one estimate outside the other's CI
+    assert compare((5.5, 4, 7), (5, 4, 6)) == "level"
+    assert separates((0.7, 0.55, 0.8)) and not separates((0.57, 0.45, 0.71))
