@@ -331,3 +331,23 @@ def test_learns_pendulum():
     model = HLGaussPPO("MlpPolicy", env, n_steps=1024, gae_lambda=0.95, gamma=0.9, n_epochs=10, ent_coef=0.0,
                        learning_rate=1e-3, clip_range=0.2, use_sde=True, sde_sample_freq=4, seed=0, device="cpu")  # fmt: skip
     assert best_evaluation_return(model, "Pendulum-v1", 60_000, threshold=-400, eval_freq=2_048) >= -400
+
+
+@pytest.mark.slow
+def test_learns_pendulum_with_reward_normalisation():
+    """The zoo's MuJoCo entries normalise observations and rewards (VecNormalize): the default support, chosen
+    for raw returns, learns there too, with no target clipped."""
+    from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
+
+    env = VecNormalize(make_vec_env("Pendulum-v1", n_envs=4, seed=0), gamma=0.9)
+    # Evaluated on raw rewards with the training statistics of the observations (EvalCallback syncs them).
+    eval_env = VecNormalize(make_vec_env("Pendulum-v1", n_envs=1, seed=123), training=False, norm_reward=False)
+    model = HLGaussPPO("MlpPolicy", env, n_steps=1024, gae_lambda=0.95, gamma=0.9, n_epochs=10, ent_coef=0.0,
+                       learning_rate=1e-3, clip_range=0.2, use_sde=True, sde_sample_freq=4, seed=0, device="cpu")  # fmt: skip
+    callback = EvalCallback(
+        eval_env, callback_on_new_best=StopTrainingOnRewardThreshold(reward_threshold=-400, verbose=0),
+        eval_freq=2_048, n_eval_episodes=10, deterministic=True, verbose=0,
+    )  # fmt: skip
+    model.learn(60_000, callback=callback)
+    assert callback.best_mean_reward >= -400
+    assert model.n_clipped_targets == 0
