@@ -226,6 +226,11 @@ SUITES: dict[str, list[Group]] = {
     "capacity": [
         _dqn_group(MINATAR_GAMES, ["mse", "hl_gauss"], [0, 1, 2], algo_kwargs=MINATAR_DQN_X4, tag="x4"),
     ],
+    # Defaults check (issue 16): HL-Gauss with the package's default support (101 bins, symlog, [-1e4, 1e4]; no
+    # num_bins/v_min/v_max/value_transform given) against Suite A's hand-set HL-Gauss (label suffix "@defaults").
+    "minatar_defaults": [
+        _dqn_group(MINATAR_GAMES, ["hl_gauss"], [0, 1, 2], support={}, tag="defaults"),
+    ],
     # C51's support (issue 16): C51 at Suite A's 420 atoms never learned Freeway steadily and scored 0 on
     # Seaquest, where Two-Hot on the same atoms did learn. The same range with 51 atoms (C51's own count,
     # bins 4.1 wide), for C51 and Two-Hot: does the atom count hold C51 back? (label suffix "@51atoms")
