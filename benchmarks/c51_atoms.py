@@ -61,6 +61,9 @@ def verdict(table: dict[str, dict[str, dict[int, float]]]) -> str:
     if far_below and two_hot_learns:
         return ("**Not the atom count:** at 51 atoms C51 stayed far below on both games and seeds while Two-Hot "
                 "at 51 atoms learned; the difference lies in C51's distributional target.")
+    if far_below:
+        return ("**Not resolved by the rule:** at 51 atoms C51 stayed far below on both games and both seeds, but "
+                "Two-Hot at 51 atoms did not learn either, so the comparison does not isolate C51's target.")
     return "**Not resolved:** the outcome differs between games or seeds (see the table)."
 
 
