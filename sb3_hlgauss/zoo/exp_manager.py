@@ -33,6 +33,7 @@ import difflib
 import importlib
 import inspect
 import os
+import pickle
 import shutil
 import sys
 import time
@@ -493,8 +494,6 @@ class HLGaussExperimentManager(ExperimentManager):
         study.trials_dataframe().to_csv(f"{log_path}.csv")
         # The zoo pickles the study itself, whose RDB storage holds the URL (and its password).
         with open(f"{log_path}.pkl", "wb+") as file:
-            import pickle
-
             pickle.dump(tuning.storage_free_copy(study), file)
         if not self.no_optim_plots:
             for path in study_report.save_plots(study, f"{log_path}_"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import collections
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -93,8 +94,6 @@ def save_plots(study: optuna.Study, prefix: str | Path) -> list[Path]:
         path = Path(f"{prefix}{name}.png")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            import warnings
-
             with warnings.catch_warnings():
                 # Experimental-API notes, and the importance evaluator's remarks on small studies.
                 warnings.simplefilter("ignore")
