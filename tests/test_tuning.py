@@ -244,6 +244,22 @@ def test_budget_counts_finished_trials_only():
     assert tuning.NOT_RUN_ATTR in study.trials[5].user_attrs
 
 
+def test_a_requeued_trial_keeps_its_place():
+    """A lost trial's re-queued copy (WAITING) holds a place against a trial created at the same time,
+    whichever got the lower number; the popped copy itself runs."""
+    study = optuna.create_study()
+    for _ in range(3):
+        study.add_trial(optuna.create_trial(state=TrialState.COMPLETE, value=1.0))
+    new = study.ask()  # created just before the lost trial's copy was queued: number 3
+    study.add_trial(optuna.create_trial(state=TrialState.WAITING, system_attrs={"failed_trial": 0}))
+    with pytest.raises(tuning.StudyFull):
+        tuning.check_room_for(study, new, 4)
+    study.tell(new, state=TrialState.FAIL)
+    requeued = study.ask()
+    assert requeued.number == 4 and study.trials[4].system_attrs["failed_trial"] == 0
+    tuning.check_room_for(study, requeued, 4)
+
+
 # --------------------------------------------------------------------------------------------------
 # Many workers on one study
 # --------------------------------------------------------------------------------------------------
@@ -271,29 +287,45 @@ def test_workers_started_together_on_a_fresh_database(any_storage: Storage, tmp_
     assert all(trial_kind(trial) == "NOT_RUN" for trial in trials if trial not in done)
 
 
+def describe(study: optuna.Study, cwd: Path) -> str:
+    """The study's trials and the workers' output, for a failing assertion's message."""
+    rows = [
+        f"  {trial.number}: {trial_kind(trial)} worker={trial.user_attrs.get(tuning.WORKER_ATTR)} "
+        f"retry_of={trial.system_attrs.get('failed_trial')}"
+        for trial in study.get_trials(deepcopy=False)
+    ]
+    logs = [f"--- {path.name}\n{path.read_text()[-2500:]}" for path in sorted(cwd.glob("worker*.log"))]
+    return "\n".join(["trials:", *rows, *logs])
+
+
 @pytest.mark.slow
 def test_killed_worker_trial_is_failed_requeued_and_the_study_completes(heartbeat_storage: Storage, tmp_path: Path):
     storage = heartbeat_storage
     flags = ("--heartbeat-interval", str(INTERVAL), "--grace-period", str(GRACE))
-    survivor = start(tune_args(storage.url, "kill", 4, 1, "tune0", 1500, *flags), tmp_path, storage.env, "worker0.log")
-    victim = start(tune_args(storage.url, "kill", 4, 2, "tune1", 1500, *flags), tmp_path, storage.env, "worker1.log")
-    study = None
-    victim_trial = None
-    deadline = time.monotonic() + 180
-    while victim_trial is None and time.monotonic() < deadline:
-        time.sleep(0.3)
-        try:
-            study = _load(storage, "kill")
-        except Exception:  # noqa: BLE001 - the study may not exist yet
-            continue
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if trial.user_attrs.get(tuning.WORKER_ATTR, "").endswith(f":{victim.pid}"):
-                victim_trial = trial.number
-    assert victim_trial is not None, "the victim never started a trial"
-    time.sleep(1.0)  # mid-trial: it has beaten its heartbeat
+
+    def running_trial_of(worker: subprocess.Popen, deadline: float) -> int:
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            try:
+                study = _load(storage, "kill")
+            except Exception:  # noqa: BLE001 - the study may not exist yet
+                continue
+            for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if trial.user_attrs.get(tuning.WORKER_ATTR, "").endswith(f":{worker.pid}"):
+                    return trial.number
+        raise AssertionError(f"worker {worker.pid} never started a trial\n" + describe(_load(storage, "kill"), tmp_path))
+
+    # The victim starts first, with trials far too long to end during the test (it dies mid-trial on any
+    # machine); the survivor, with short trials, joins once the victim's trial runs, so the victim's trial
+    # holds one of the 4 places and the survivor needs its re-queued configuration to finish the study.
+    victim = start(tune_args(storage.url, "kill", 4, 2, "tune1", 1_000_000, *flags), tmp_path, storage.env, "worker1.log")
+    victim_trial = running_trial_of(victim, time.monotonic() + 180)
+    survivor = start(tune_args(storage.url, "kill", 4, 1, "tune0", 600, *flags), tmp_path, storage.env, "worker0.log")
+    running_trial_of(survivor, time.monotonic() + 180)
     os.kill(victim.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     victim.wait(timeout=30)
+    assert _load(storage, "kill").trials[victim_trial].state in (TrialState.RUNNING, TrialState.FAIL)
 
     failed_after = None
     while time.monotonic() - killed_at < 60:
@@ -302,20 +334,21 @@ def test_killed_worker_trial_is_failed_requeued_and_the_study_completes(heartbea
             failed_after = time.monotonic() - killed_at
             break
         time.sleep(0.2)
-    assert failed_after is not None, "the killed worker's trial stayed RUNNING"
+    assert failed_after is not None, "the killed worker's trial stayed RUNNING\n" + describe(_load(storage, "kill"), tmp_path)
     # Documented bound: grace period + one interval (plus the polling and a loaded machine's slack).
     assert failed_after <= GRACE + INTERVAL + 6, failed_after
 
     wait_all([survivor], tmp_path)
     study = _load(storage, "kill")
     trials = study.get_trials(deepcopy=False)
-    assert not [trial for trial in trials if trial.state in (TrialState.RUNNING, TrialState.WAITING)]
-    assert len(finished(study)) == 4, [(trial.number, trial_kind(trial)) for trial in trials]
-    assert trial_kind(trials[victim_trial]) == "LOST"
+    report = describe(study, tmp_path)
+    assert not [trial for trial in trials if trial.state in (TrialState.RUNNING, TrialState.WAITING)], report
+    assert len(finished(study)) == 4, report
+    assert trial_kind(trials[victim_trial]) == "LOST", report
     retries = [trial for trial in trials if trial.system_attrs.get("failed_trial") == victim_trial]
-    assert len(retries) == 1 and retries[0].params == trials[victim_trial].params
-    assert tuning.counts_towards_total(retries[0])  # the survivor ran the lost configuration
-    assert retries[0].user_attrs[tuning.WORKER_ATTR].endswith(f":{survivor.pid}")
+    assert len(retries) == 1 and retries[0].params == trials[victim_trial].params, report
+    assert tuning.counts_towards_total(retries[0]), report  # the survivor ran the lost configuration
+    assert retries[0].user_attrs[tuning.WORKER_ATTR].endswith(f":{survivor.pid}"), report
 
 
 @pytest.mark.slow

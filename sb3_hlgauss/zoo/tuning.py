@@ -325,19 +325,34 @@ class StudyFull(Exception):
     """Raised inside a trial created after the study reached ``--max-total-trials`` (the trial is not run)."""
 
 
-def check_room_for(study: optuna.Study, trial: optuna.Trial, max_total_trials: int) -> None:
-    """Raise :class:`StudyFull` if ``max_total_trials`` trials numbered before ``trial`` finished or run.
+# Held while this process fails a lost trial and re-queues it (two steps in Optuna) and while it
+# counts the places of a new trial: the stale-trial watcher thread and the trial loop never see a
+# lost trial between FAIL and its re-queued copy.
+_STALE_CHECK_LOCK = threading.RLock()
 
-    Trial numbers are handed out by the storage in creation order, so the trials that may run are
-    exactly the first ``max_total_trials`` (skipping those lost with their worker): a worker that
-    lost the race for the last place closes its trial unrun instead of overshooting the budget.
+
+def check_room_for(study: optuna.Study, trial: optuna.Trial, max_total_trials: int) -> None:
+    """Raise :class:`StudyFull` if ``max_total_trials`` places are taken by the trials ahead of ``trial``.
+
+    Ahead of it: the trials numbered before it that finished or run (trial numbers are handed out by
+    the storage in creation order, so a worker that lost the race for the last place closes its
+    trial unrun instead of overshooting the budget), and every WAITING trial, whatever its number:
+    a lost trial's re-queued configuration keeps its place, so that a worker that created a new
+    trial just as the lost one was re-queued gives way to the re-queued one (which the next
+    ``ask`` of any worker pops). Runs under the lock of :func:`fail_stale_trials`, so that this
+    process sees a lost trial either RUNNING or already re-queued, never in between.
     """
-    ahead = 0
-    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)):
-        if other.number < trial.number and (other.state == TrialState.RUNNING or counts_towards_total(other)):
-            ahead += 1
+    with _STALE_CHECK_LOCK:
+        ahead = 0
+        for other in study.get_trials(deepcopy=False):
+            if other.number == trial.number:
+                continue
+            if other.state == TrialState.WAITING:
+                ahead += 1
+            elif other.number < trial.number and (other.state == TrialState.RUNNING or counts_towards_total(other)):
+                ahead += 1
     if ahead >= max_total_trials:
-        trial.set_user_attr(NOT_RUN_ATTR, f"the study already had {max_total_trials} finished or running trials")
+        trial.set_user_attr(NOT_RUN_ATTR, f"the study already had {max_total_trials} finished, running or queued trials")
         raise StudyFull(f"trial {trial.number} not run: the study has its {max_total_trials} trials")
 
 
@@ -376,10 +391,11 @@ class StaleTrialWatcher(threading.Thread):
 
 
 def fail_stale_trials(study: optuna.Study) -> None:
-    """Optuna's ``fail_stale_trials``, tolerant of a briefly unreachable database (it runs again soon)."""
+    """Optuna's ``fail_stale_trials`` (it fails the trials whose worker stopped beating and re-queues
+    them), under this process's lock and tolerant of a briefly unreachable database (it runs again soon)."""
     import sqlalchemy.exc
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _STALE_CHECK_LOCK:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
             optuna.storages.fail_stale_trials(study)
