@@ -102,8 +102,15 @@ def test_saved_model_predicts_from_the_same_weights(path):
     # The Q-values are the mean of the critic's distribution over the atoms, in return units.
     mean = th.softmax(logits, dim=-1) @ reference_atoms({**expected["settings"], **expected.get("critic_in_use", {})})
     np.testing.assert_allclose(q_values.numpy(), mean.numpy(), rtol=1e-5, atol=1e-4)
-    if not is_legacy_symlog(path):  # the decoding is unchanged: identical Q-values and actions
-        np.testing.assert_allclose(q_values.numpy(), expected["q_values"], rtol=1e-5, atol=1e-5)
+    if not is_legacy_symlog(path):  # the decoding is unchanged: the same Q-values (to float32 rounding) and actions
+        # The mean over atoms of up to +-1e4 (symlog) is a float32 sum whose rounding depends on the CPU's
+        # kernels (AVX2 vs AVX-512 reduction order): allow a few ulps of sum_i p_i |z_i|, the dot product's
+        # error bound (measured across two machines: at most 2.4e-7 of it).
+        atoms = reference_atoms({**expected["settings"], **expected.get("critic_in_use", {})})
+        magnitude = (th.softmax(logits, dim=-1) @ atoms.abs()).numpy()
+        error = np.abs(q_values.numpy() - np.asarray(expected["q_values"], dtype=np.float32))
+        allowed = 1e-5 + 1e-5 * np.abs(np.asarray(expected["q_values"])) + 1e-6 * magnitude
+        assert (error <= allowed).all(), (error.max(), (error / magnitude).max())
         if isinstance(model, (HLGaussDQN, *ON_POLICY)):
             np.testing.assert_array_equal(model.predict(observations, deterministic=True)[0], expected["actions"])
 
