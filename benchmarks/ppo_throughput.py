@@ -10,6 +10,10 @@ Variants: ``sb3_ppo`` (SB3's PPO as shipped: Adam with PyTorch's default impleme
 ``hl_gauss_unfused`` (the same with ``optimizer_kwargs=dict(eps=1e-5, fused=False)``, SB3's optimizer
 exactly: what the categorical head and its loss cost, alone).
 
+Two clocks: wall time, and the process's CPU time (``time.process_time``). The runs are single-threaded
+(one torch thread, one env process), so CPU time leaves out the time the process waited for a core
+that another job held: on a shared 2-core machine it is the steadier of the two ratios.
+
 Usage::
 
     python -m benchmarks.ppo_throughput --repeats 5 --steps 8192 --out benchmarks/results/throughput
@@ -67,12 +71,14 @@ def make_model(variant: str, env_id: str, seed: int):
     return HLGaussPPO("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
 
 
-def time_run(variant: str, env_id: str, steps: int, seed: int) -> float:
+def time_run(variant: str, env_id: str, steps: int, seed: int) -> tuple[float, float]:
+    """Env-steps per second of wall time and of this process's CPU time."""
     model = make_model(variant, env_id, seed)
     model.learn(model.n_steps * model.n_envs)  # warm-up: one rollout and one update, not timed
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     model.learn(steps, reset_num_timesteps=False)
-    return (model.num_timesteps - model.n_steps * model.n_envs) / (time.perf_counter() - start)
+    timed = model.num_timesteps - model.n_steps * model.n_envs
+    return timed / (time.perf_counter() - start), timed / (time.process_time() - start_cpu)
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -112,22 +118,35 @@ def main() -> None:
     rows = []
     for env_id in args.envs:
         samples: dict[str, list[float]] = {variant: [] for variant in args.variants}
+        cpu_samples: dict[str, list[float]] = {variant: [] for variant in args.variants}
         for repeat in range(args.repeats):
             order = args.variants if repeat % 2 == 0 else args.variants[::-1]
             for variant in order:
-                samples[variant].append(time_run(variant, env_id, args.steps, seed=repeat))
+                wall, cpu = time_run(variant, env_id, args.steps, seed=repeat)
+                samples[variant].append(wall)
+                cpu_samples[variant].append(cpu)
         baseline = float(np.median(samples["sb3_ppo"]))
+        cpu_baseline = float(np.median(cpu_samples["sb3_ppo"]))
         for variant in args.variants:
             median = float(np.median(samples[variant]))
+            cpu_median = float(np.median(cpu_samples[variant]))
             # Spread of the ratio: each repeat's ours / SB3 (same seed, adjacent in time).
             ratios = [s / b for s, b in zip(samples[variant], samples["sb3_ppo"], strict=True)]
+            cpu_ratios = [s / b for s, b in zip(cpu_samples[variant], cpu_samples["sb3_ppo"], strict=True)]
             rows.append(dict(
                 env=env_id, variant=variant, steps_per_s_median=round(median, 1),
                 steps_per_s_min=round(min(samples[variant]), 1), steps_per_s_max=round(max(samples[variant]), 1),
                 ratio_vs_sb3=round(median / baseline, 3), ratio_per_repeat_min=round(min(ratios), 3),
                 ratio_per_repeat_max=round(max(ratios), 3), samples=[round(s, 1) for s in samples[variant]],
+                cpu_steps_per_s_median=round(cpu_median, 1), cpu_ratio_vs_sb3=round(cpu_median / cpu_baseline, 3),
+                cpu_ratio_per_repeat_min=round(min(cpu_ratios), 3), cpu_ratio_per_repeat_max=round(max(cpu_ratios), 3),
+                cpu_samples=[round(s, 1) for s in cpu_samples[variant]],
             ))  # fmt: skip
-            print(f"{env_id:16s} {variant:18s} {median:8.1f} steps/s  ratio {median / baseline:.3f}", flush=True)
+            print(
+                f"{env_id:16s} {variant:18s} {median:8.1f} steps/s  ratio {median / baseline:.3f}  "
+                f"(CPU time: {cpu_median:8.1f} steps/s, ratio {cpu_median / cpu_baseline:.3f})",
+                flush=True,
+            )
 
     args.out.mkdir(parents=True, exist_ok=True)
     meta = dict(
@@ -138,18 +157,21 @@ def main() -> None:
     name = args.out / "ppo_throughput"
     name.with_suffix(".json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2))
     columns = ["env", "variant", "steps_per_s_median", "steps_per_s_min", "steps_per_s_max", "ratio_vs_sb3",
-               "ratio_per_repeat_min", "ratio_per_repeat_max"]  # fmt: skip
+               "ratio_per_repeat_min", "ratio_per_repeat_max", "cpu_steps_per_s_median", "cpu_ratio_vs_sb3",
+               "cpu_ratio_per_repeat_min", "cpu_ratio_per_repeat_max"]  # fmt: skip
     name.with_suffix(".csv").write_text(
         "\n".join([",".join(columns)] + [",".join(str(r[c]) for c in columns) for r in rows]) + "\n"
     )
     lines = [
         f"Command: `{meta['command']}`; machine: {meta['machine']}.", "",
-        "| env | variant | env-steps/s: median [min, max] | ratio vs SB3 PPO (medians) | per-repeat ratio [min, max] |",
-        "|---|---|---|---|---|",
+        "| env | variant | env-steps/s (wall): median [min, max] | ratio vs SB3 PPO (medians) | per-repeat ratio [min, max] "
+        "| ratio, CPU time (medians) | per-repeat, CPU time [min, max] |",
+        "|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     lines += [
         f"| {r['env']} | {r['variant']} | {r['steps_per_s_median']} [{r['steps_per_s_min']}, {r['steps_per_s_max']}] | "
-        f"{r['ratio_vs_sb3']:.3f} | [{r['ratio_per_repeat_min']:.3f}, {r['ratio_per_repeat_max']:.3f}] |"
+        f"{r['ratio_vs_sb3']:.3f} | [{r['ratio_per_repeat_min']:.3f}, {r['ratio_per_repeat_max']:.3f}] | "
+        f"{r['cpu_ratio_vs_sb3']:.3f} | [{r['cpu_ratio_per_repeat_min']:.3f}, {r['cpu_ratio_per_repeat_max']:.3f}] |"
         for r in rows
     ]
     name.with_suffix(".md").write_text("\n".join(lines) + "\n")
