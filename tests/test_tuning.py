@@ -352,6 +352,34 @@ def test_killed_worker_trial_is_failed_requeued_and_the_study_completes(heartbea
 
 
 @pytest.mark.slow
+def test_worker_whose_trial_was_marked_lost_goes_on(tmp_path: Path):
+    """A false alarm of the heartbeat check (another worker fails a live worker's trial, e.g. after a
+    database outage longer than the grace period) drops that trial's result but not the worker."""
+    storage = _file_storage("sqlite", tmp_path)
+    flags = ("--heartbeat-interval", str(INTERVAL), "--grace-period", str(GRACE), "--n-evaluations", "20")
+    worker = start(tune_args(storage.url, "alarm", 2, 0, "tune", 20_000, *flags), tmp_path, storage.env, "worker0.log")
+    deadline = time.monotonic() + 180
+    marked = None
+    while marked is None and time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            study = _load(storage, "alarm")
+        except Exception:  # noqa: BLE001 - the study may not exist yet
+            continue
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if tuning.WORKER_ATTR in trial.user_attrs:
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # what fail_stale_trials does
+                marked = trial.number
+    assert marked is not None, describe(_load(storage, "alarm"), tmp_path)
+    wait_all([worker], tmp_path)
+    study = _load(storage, "alarm")
+    report = describe(study, tmp_path)
+    assert trial_kind(study.trials[marked]) == "LOST", report
+    assert len(finished(study)) == 2, report
+    assert "marked this worker's trial lost while it ran" in (tmp_path / "worker0.log").read_text(), report
+
+
+@pytest.mark.slow
 def test_restarted_worker_does_not_replay_and_one_worker_is_reproducible(heartbeat_storage: Storage, tmp_path: Path):
     storage = heartbeat_storage
     run(tune_args(storage.url, "restart", 2, 0, "tune"), tmp_path, storage.env)

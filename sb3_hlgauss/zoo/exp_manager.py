@@ -450,13 +450,24 @@ class HLGaussExperimentManager(ExperimentManager):
                 time.sleep(max(0.5, min(poll_interval, 10.0)))
                 continue
             waiting_said = False
-            study.optimize(
-                self.objective,
-                n_jobs=self.n_jobs,
-                callbacks=[tuning.StopWhenFull(total)],
-                # Free the per-trial envs/model (kept alive in a reference cycle by the callbacks).
-                gc_after_trial=True,
-            )
+            try:
+                study.optimize(
+                    self.objective,
+                    n_jobs=self.n_jobs,
+                    callbacks=[tuning.StopWhenFull(total)],
+                    # Free the per-trial envs/model (kept alive in a reference cycle by the callbacks).
+                    gc_after_trial=True,
+                )
+            except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as error:
+                if not tuning.lost_while_running(error):
+                    raise
+                # A false alarm of the heartbeat check must not take a healthy worker down with it.
+                print(
+                    "sb3_hlgauss: another worker marked this worker's trial lost while it ran (no heartbeat for "
+                    "--grace-period s: an overloaded machine or database?). Its result is dropped and its "
+                    "configuration was re-queued; this worker goes on.",
+                    file=sys.stderr,
+                )
 
     def _report(self, study: optuna.Study) -> None:
         from sb3_hlgauss.zoo import study as study_report
@@ -528,6 +539,8 @@ class HLGaussExperimentManager(ExperimentManager):
                 error: BaseException = pruned.__cause__
             except Exception as raised:
                 error = raised
+            if tuning.lost_while_running(error):
+                raise error  # failed as lost by another worker: nothing more can be stored on it
             if isinstance(error, CriticDivergedError):
                 print(f"Trial {trial.number} pruned, the critic diverged: {error}")
                 trial.set_user_attr("pruned_reason", f"{type(error).__name__}: {error}"[:2000])

@@ -403,6 +403,15 @@ def fail_stale_trials(study: optuna.Study) -> None:
             print(f"sb3_hlgauss: checking for lost trials failed, retrying later: {redact(str(error))}")
 
 
+def lost_while_running(error: BaseException) -> bool:
+    """Whether ``error`` is Optuna refusing to record this worker's trial because another worker had
+    already failed it as lost: its heartbeat came later than ``--grace-period`` (an overloaded machine or
+    an unreachable database). The trial's configuration was re-queued; the worker itself can go on."""
+    if isinstance(error, optuna.exceptions.UpdateFinishedTrialError):
+        return True
+    return isinstance(error, ValueError) and str(error).startswith("Cannot tell a FAIL trial")
+
+
 def worker_name() -> str:
     """``host:pid``, stored with every trial (``python -m sb3_hlgauss.zoo study`` counts trials per worker)."""
     return f"{socket.gethostname()}:{os.getpid()}"
