@@ -298,30 +298,33 @@ def describe(study: optuna.Study, cwd: Path) -> str:
     return "\n".join(["trials:", *rows, *logs])
 
 
+def running_trial_of(storage: Storage, study_name: str, worker: subprocess.Popen, cwd: Path) -> optuna.trial.FrozenTrial:
+    """The first trial seen RUNNING in ``worker`` (waits up to 3 minutes, polling the storage)."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            study = _load(storage, study_name)
+        except Exception:  # noqa: BLE001 - the study may not exist yet
+            continue
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get(tuning.WORKER_ATTR, "").endswith(f":{worker.pid}"):
+                return trial
+    raise AssertionError(f"worker {worker.pid} never started a trial\n" + describe(_load(storage, study_name), cwd))
+
+
 @pytest.mark.slow
 def test_killed_worker_trial_is_failed_requeued_and_the_study_completes(heartbeat_storage: Storage, tmp_path: Path):
     storage = heartbeat_storage
     flags = ("--heartbeat-interval", str(INTERVAL), "--grace-period", str(GRACE))
 
-    def running_trial_of(worker: subprocess.Popen, deadline: float) -> int:
-        while time.monotonic() < deadline:
-            time.sleep(0.3)
-            try:
-                study = _load(storage, "kill")
-            except Exception:  # noqa: BLE001 - the study may not exist yet
-                continue
-            for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if trial.user_attrs.get(tuning.WORKER_ATTR, "").endswith(f":{worker.pid}"):
-                    return trial.number
-        raise AssertionError(f"worker {worker.pid} never started a trial\n" + describe(_load(storage, "kill"), tmp_path))
-
     # The victim starts first, with trials far too long to end during the test (it dies mid-trial on any
     # machine); the survivor, with short trials, joins once the victim's trial runs, so the victim's trial
     # holds one of the 4 places and the survivor needs its re-queued configuration to finish the study.
     victim = start(tune_args(storage.url, "kill", 4, 2, "tune1", 1_000_000, *flags), tmp_path, storage.env, "worker1.log")
-    victim_trial = running_trial_of(victim, time.monotonic() + 180)
+    victim_trial = running_trial_of(storage, "kill", victim, tmp_path).number
     survivor = start(tune_args(storage.url, "kill", 4, 1, "tune0", 600, *flags), tmp_path, storage.env, "worker0.log")
-    running_trial_of(survivor, time.monotonic() + 180)
+    running_trial_of(storage, "kill", survivor, tmp_path)
     os.kill(victim.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     victim.wait(timeout=30)
@@ -358,19 +361,9 @@ def test_worker_whose_trial_was_marked_lost_goes_on(tmp_path: Path):
     storage = _file_storage("sqlite", tmp_path)
     flags = ("--heartbeat-interval", str(INTERVAL), "--grace-period", str(GRACE), "--n-evaluations", "20")
     worker = start(tune_args(storage.url, "alarm", 2, 0, "tune", 20_000, *flags), tmp_path, storage.env, "worker0.log")
-    deadline = time.monotonic() + 180
-    marked = None
-    while marked is None and time.monotonic() < deadline:
-        time.sleep(0.3)
-        try:
-            study = _load(storage, "alarm")
-        except Exception:  # noqa: BLE001 - the study may not exist yet
-            continue
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if tuning.WORKER_ATTR in trial.user_attrs:
-                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # what fail_stale_trials does
-                marked = trial.number
-    assert marked is not None, describe(_load(storage, "alarm"), tmp_path)
+    trial = running_trial_of(storage, "alarm", worker, tmp_path)
+    _load(storage, "alarm")._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # what fail_stale_trials does
+    marked = trial.number
     wait_all([worker], tmp_path)
     study = _load(storage, "alarm")
     report = describe(study, tmp_path)
