@@ -65,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         block = _demote((RESULTS_DIR / "capacity" / "500k" / "summary" / "capacity.md").read_text()).replace("\\", "\\\\")
         text = pattern.sub(lambda m: m.group(1) + block + m.group(2), text)
         print("updated capacity")
+    # The defaults check: its own analysis (the defaults against Suite A's hand-set HL-Gauss, and the rule).
+    pattern = re.compile(r"(<!-- generated:minatar_defaults -->\n).*?(<!-- /generated:minatar_defaults -->)", re.DOTALL)
+    if "minatar_defaults" not in args.skip and pattern.search(text) and (RESULTS_DIR / "minatar_defaults").is_dir():
+        from benchmarks.defaults_check import analyze_defaults
+
+        block = analyze_defaults(RESULTS_DIR, 500_000, reps=args.reps)["markdown"].replace("\\", "\\\\")
+        text = pattern.sub(lambda m: m.group(1) + block + m.group(2), text)
+        print("updated minatar_defaults")
     plasticity = RESULTS_DIR / "plasticity" / "summary.md"
     pattern = re.compile(r"(<!-- generated:plasticity -->\n).*?(<!-- /generated:plasticity -->)", re.DOTALL)
     if "plasticity" not in args.skip and plasticity.exists() and pattern.search(text):

@@ -175,6 +175,38 @@ def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
     assert (out / "capacity.png").stat().st_size > 0 and "IQM(HL-Gauss) - IQM(MSE)" in (out / "capacity.md").read_text()
 
 
+def test_defaults_check_applies_its_rule_at_three_seeds(tmp_path: Path):
+    """The defaults' IQM is read against Suite A's HL-Gauss CI, on Suite A's normalisation, once 3 seeds are in."""
+    from benchmarks import defaults_check
+    from benchmarks.suites import MINATAR_GAMES, MINATAR_RANDOM_SCORES
+
+    for game in MINATAR_GAMES:
+        _write(tmp_path, _fake_result("minatar", game, "mse", 0, 100.0, steps=500_000))  # Suite A's best: the top anchor
+        for seed in range(4):
+            _write(tmp_path, _fake_result("minatar", game, "hl_gauss", seed, 50.0 + seed, steps=500_000))
+
+    def defaults(seeds, final):
+        for game in MINATAR_GAMES:
+            for seed in seeds:
+                _write(tmp_path, _fake_result("minatar_defaults", game, "hl_gauss@defaults", seed, final + seed, steps=500_000))
+        return defaults_check.analyze_defaults(tmp_path, 500_000, reps=200)
+
+    summary = defaults([0, 1], 51.0)
+    assert summary["runs"] == 10 and not summary["complete"] and summary["verdict"].startswith("No reading yet")
+    low = MINATAR_RANDOM_SCORES["Asterix"]
+    # Suite A's normalisation: 100 (MSE) is 1.0 whatever the defaults score.
+    assert summary["iqm"]["hl_gauss"][0] == pytest.approx((51.5 - low) / (100.0 - low), abs=0.02)
+    summary = defaults([2], 51.0)
+    assert summary["complete"] and "do as well" in summary["verdict"] and "inside" in summary["verdict"]
+    assert summary["difference"][0] == pytest.approx(summary["iqm"]["hl_gauss@defaults"][0] - summary["iqm"]["hl_gauss"][0])
+    summary = defaults([0, 1, 2], 20.0)
+    assert "do worse" in summary["verdict"] and summary["difference"][2] < 0
+    summary = defaults([0, 1, 2], 150.0)  # above Suite A's best: normalised above 1, not renormalised
+    assert "above" in summary["verdict"] and summary["iqm"]["hl_gauss@defaults"][0] > 1.0
+    out = tmp_path / "minatar_defaults" / "500k" / "summary"
+    assert (out / "defaults.png").stat().st_size > 0 and "IQM" in (out / "summary.md").read_text()
+
+
 def test_generated_prose_matches_the_committed_results(tmp_path: Path):
     """README's evidence list and the docs' headline are what benchmarks/evidence.py writes from the results.
 
