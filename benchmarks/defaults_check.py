@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.analyze import aggregate, final_table, load_results, normalisers, score_matrices
+from benchmarks.analyze import _order, aggregate, final_table, load_results, normalisers, score_matrices
 from benchmarks.capacity import difference_ci
 from benchmarks.run import RESULTS_DIR
 from benchmarks.suites import MINATAR_GAMES, MINATAR_RANDOM_SCORES, _steps_label
@@ -73,7 +73,9 @@ def analyze_defaults(results_dir: Path = RESULTS_DIR, steps: int = 500_000, reps
               f"{'%.3f%%' % (100 * max(clip)) if clip else 'n/a'}.", ""]
     matrices = score_matrices(table, [DEFAULTS, HAND_SET], games, norm) if games else {}
     if len(matrices) == 2:
-        agg = aggregate(matrices, reps=reps)
+        agg = aggregate({DEFAULTS: matrices[DEFAULTS]}, reps=reps)
+        # Suite A's HL-Gauss IQM and CI exactly as its own table has them: the bootstrap over all its variants.
+        agg[HAND_SET] = _suite_a_aggregate(suite_a, norm, reps)[HAND_SET]
         point = agg[DEFAULTS]["IQM"][0]
         ref = agg[HAND_SET]["IQM"]
         diff = difference_ci([(matrices[DEFAULTS], matrices[HAND_SET], 1.0)], reps)
@@ -95,6 +97,16 @@ def analyze_defaults(results_dir: Path = RESULTS_DIR, steps: int = 500_000, reps
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     summary["markdown"] = text
     return summary
+
+
+def _suite_a_aggregate(suite_a: list[dict[str, Any]], norm, reps: int) -> dict[str, Any]:
+    """The aggregate of ``benchmarks.analyze`` for Suite A (same variants, games and bootstrap seed)."""
+    table = final_table(suite_a)
+    labels = _order(lb for g in table for lb in table[g])
+    coverage = {lb: {g for g in table if table[g].get(lb)} for lb in labels}
+    best = max(labels, key=lambda lb: len(coverage[lb]))
+    complete = sorted(coverage[best])
+    return aggregate(score_matrices(table, [lb for lb in labels if coverage[lb] >= coverage[best]], complete, norm), reps=reps)
 
 
 def _plot(table, norm, agg, path: Path, budget: str) -> None:
