@@ -27,6 +27,7 @@ ANALYSES: dict[str, tuple] = {
     "minatar_500k": (["minatar"], 500_000),
     "noise": (["noise"], 100_000),
     "continuous": (["continuous"], 30_000),
+    "ppo": (["ppo"], 1_000_000),  # Suite E's MuJoCo tasks (its MinAtar games run at 2M: another budget)
     # Suite D's HLGaussSAC runs again on 0.3.0 (the new decoding), beside the 0.2.0 ones above.
     "continuous_v0.3.0": (["continuous"], 30_000, RESULTS_DIR / "v0.3.0"),
 }
