@@ -414,7 +414,13 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
         complete = sorted(coverage[best])
         agg_labels = [lb for lb in labels if coverage[lb] >= coverage[best]]
         matrices = score_matrices(table, agg_labels, complete, norm)
-        if matrices:
+        if matrices and all(m.shape[0] == 1 for m in matrices.values()):
+            # One run per variant: the anchors are those runs' own scores (no random-policy score), so the
+            # "aggregate" would only rank them, 0 and 1, however close their returns are.
+            lines += ["Aggregate: not computed until a variant has runs of two seeds on every game (one run per variant "
+                      "has no CI, and without a random-policy score as the lower anchor it only ranks the runs).", ""]
+            (out_dir / "aggregate.png").unlink(missing_ok=True)  # a plot of an earlier analysis would outlive its numbers
+        elif matrices:
             agg = aggregate(matrices, reps=reps)
             pairs = [(x, y) for x in ("hl_gauss", "two_hot", "c51") for y in ("mse", "huber")] + [("sac_hl_gauss", "sac"), ("ppo_hl_gauss", "ppo")]
             # The ablation: the same categorical head, cross-entropy (HL-Gauss) vs MSE on its expected value.

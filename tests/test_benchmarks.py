@@ -117,6 +117,20 @@ def test_analysis_tables_and_plots(tmp_path: Path):
     assert Path(both["out_dir"]).parts[-3] == "minatar+minatar_lr"
 
 
+def test_analysis_with_one_run_per_variant_reports_no_aggregate(tmp_path: Path):
+    """Two runs, one per variant, anchored at their own scores would read as 0 and 1: no aggregate until 2 seeds."""
+    _write(tmp_path, _fake_result("ppo", "HalfCheetah-v5", "ppo", 0, 6901.0))
+    _write(tmp_path, _fake_result("ppo", "HalfCheetah-v5", "ppo_hl_gauss", 0, 6909.0))
+    summary = analyze.analyze("ppo", tmp_path, reps=50)
+    assert "aggregate" not in summary and "Aggregate: not computed" in summary["markdown"]
+    assert not (Path(summary["out_dir"]) / "aggregate.png").exists()
+    assert summary["per_game"]["HalfCheetah-v5"]["ppo_hl_gauss"]["mean"] == pytest.approx(6909.0)
+    _write(tmp_path, _fake_result("ppo", "HalfCheetah-v5", "ppo", 1, 6000.0))
+    _write(tmp_path, _fake_result("ppo", "HalfCheetah-v5", "ppo_hl_gauss", 1, 7000.0))
+    summary = analyze.analyze("ppo", tmp_path, reps=50)
+    assert set(summary["aggregate"]) == {"ppo", "ppo_hl_gauss"} and "ppo_hl_gauss>ppo" in summary["probability_of_improvement"]
+
+
 def test_analysis_is_reproducible_and_reports_the_ablation(tmp_path: Path):
     rng = np.random.default_rng(1)
     for game in ("Breakout", "Freeway"):
