@@ -80,7 +80,8 @@ def analyze_defaults(results_dir: Path = RESULTS_DIR, steps: int = 500_000, reps
         ref = agg[HAND_SET]["IQM"]
         diff = difference_ci([(matrices[DEFAULTS], matrices[HAND_SET], 1.0)], reps)
         summary.update(iqm={DEFAULTS: agg[DEFAULTS]["IQM"], HAND_SET: ref}, difference=diff,
-                       verdict=verdict(point, ref[1:], complete))
+                       verdict=verdict(point, ref[1:], complete),
+                       reading=None if not complete else "worse" if point < ref[1] else "as well")
         lines += [f"IQM of normalised scores over {len(games)} games (Suite A's normalisation), 95% stratified-bootstrap CIs:", "",
                   "| variant | runs x games | IQM |", "|---|---|---|"]
         for label, name in ((DEFAULTS, "HL-Gauss, defaults"), (HAND_SET, "HL-Gauss, hand-set (Suite A)")):
@@ -90,7 +91,7 @@ def analyze_defaults(results_dir: Path = RESULTS_DIR, steps: int = 500_000, reps
                   summary["verdict"], ""]
         _plot(table, norm, agg, out_dir / "defaults.png", budget)
     else:
-        summary["verdict"] = verdict(float("nan"), (float("nan"), float("nan")), False)
+        summary.update(verdict=verdict(float("nan"), (float("nan"), float("nan")), False), reading=None)
         lines += ["No game has runs of both variants yet.", ""]
     text = "\n".join(lines)
     (out_dir / "summary.md").write_text(text)

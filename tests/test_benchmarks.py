@@ -205,8 +205,11 @@ def test_defaults_check_applies_its_rule_at_three_seeds(tmp_path: Path):
                 _write(tmp_path, _fake_result("minatar_defaults", game, "hl_gauss@defaults", seed, final + seed, steps=500_000))
         return defaults_check.analyze_defaults(tmp_path, 500_000, reps=200)
 
+    from benchmarks import evidence
+
     summary = defaults([0, 1], 51.0)
     assert summary["runs"] == 10 and not summary["complete"] and summary["verdict"].startswith("No reading yet")
+    assert evidence._ev_defaults(evidence.Sources(tmp_path)) is None  # README gets no bullet before the rule applies
     low = MINATAR_RANDOM_SCORES["Asterix"]
     # Suite A's normalisation: 100 (MSE) is 1.0 whatever the defaults score.
     assert summary["iqm"]["hl_gauss"][0] == pytest.approx((51.5 - low) / (100.0 - low), abs=0.02)
@@ -215,6 +218,8 @@ def test_defaults_check_applies_its_rule_at_three_seeds(tmp_path: Path):
     assert summary["difference"][0] == pytest.approx(summary["iqm"]["hl_gauss@defaults"][0] - summary["iqm"]["hl_gauss"][0])
     summary = defaults([0, 1, 2], 20.0)
     assert "do worse" in summary["verdict"] and summary["difference"][2] < 0
+    bullet = evidence._ev_defaults(evidence.Sources(tmp_path))
+    assert "three seeds x five games" in bullet and "worse, by the rule" in bullet
     summary = defaults([0, 1, 2], 150.0)  # above Suite A's best: normalised above 1, not renormalised
     assert "above" in summary["verdict"] and summary["iqm"]["hl_gauss@defaults"][0] > 1.0
     out = tmp_path / "minatar_defaults" / "500k" / "summary"
