@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.analyze import aggregate, final_table, load_results, normalisers, score_matrices
+from benchmarks.analyze import _fmt, aggregate, final_table, load_results, normalisers, score_matrices
 from benchmarks.run import RESULTS_DIR
 from benchmarks.suites import MINATAR_RANDOM_SCORES, SUITES, _steps_label
 
@@ -114,14 +114,23 @@ def analyze_capacity(results_dir: Path = RESULTS_DIR, steps: int = 500_000, reps
         for width, suffix in WIDTHS.items():
             for loss, name in LOSSES.items():
                 label = loss + suffix
-                p, lo, hi = agg[label]["IQM"]
                 n_params = params.get(loss, {}).get(width)
                 lines.append(f"| {name} | {width} | {matrices[label].shape[0]} x {len(games)} | "
-                             f"{'%.0f' % n_params if n_params else '-'} | {p:.2f} [{lo:.2f}, {hi:.2f}] |")
+                             f"{'%.0f' % n_params if n_params else '-'} | {_fmt(agg[label]['IQM'], n=matrices[label].shape[0])} |")
+        # A cell of one seed has no spread to resample: its bootstrap "CI" would be a point, so none is given.
+        single = {w for w, s in WIDTHS.items() if min(matrices[loss + s].shape[0] for loss in LOSSES) < 2}
+
+        def fmt(value: tuple[float, float, float], one_seed: bool) -> str:
+            return f"{value[0]:+.2f} (one seed in a cell: no CI)" if one_seed else f"{value[0]:+.2f} [{value[1]:+.2f}, {value[2]:+.2f}]"
+
         lines += ["", "| width | IQM(HL-Gauss) - IQM(MSE) |", "|---|---|"]
-        for width, (p, lo, hi) in differences.items():
-            lines.append(f"| {width} | {p:+.2f} [{lo:+.2f}, {hi:+.2f}] |")
-        lines += ["", f"Change of the difference from x1 to x4: {change[0]:+.2f} [{change[1]:+.2f}, {change[2]:+.2f}]."]
+        for width, value in differences.items():
+            lines.append(f"| {width} | {fmt(value, width in single)} |")
+        lines += ["", f"Change of the difference from x1 to x4: {fmt(change, bool(single))}."]
+        if single:
+            summary.update(difference={w: (v if w not in single else (v[0], None, None)) for w, v in differences.items()},
+                           change_x1_to_x4=(change[0], None, None))
+            lines += ["", "The rule (above) is read once every cell has 3 seeds."]
         _plot(agg, params, out_dir / "capacity.png", budget, len(games))
     (out_dir / "capacity.md").write_text("\n".join(lines) + "\n")
     (out_dir / "capacity.json").write_text(json.dumps(summary, indent=1))

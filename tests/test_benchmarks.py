@@ -188,6 +188,13 @@ def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
     out = tmp_path / "capacity" / "500k" / "summary"
     assert (out / "capacity.png").stat().st_size > 0 and "IQM(HL-Gauss) - IQM(MSE)" in (out / "capacity.md").read_text()
 
+    # One seed in the x4 cells: its bootstrap would be a point, so no CI is reported for x4 or the change.
+    for path in (tmp_path / "capacity").rglob("seed[12].json"):
+        path.unlink()
+    summary = capacity.analyze_capacity(tmp_path, 500_000, reps=200)
+    assert summary["difference"]["x4"][1] is None and summary["change_x1_to_x4"][1:] == (None, None)
+    assert summary["difference"]["x1"][1] is not None and "no CI" in (out / "capacity.md").read_text()
+
 
 def test_defaults_check_applies_its_rule_at_three_seeds(tmp_path: Path):
     """The defaults' IQM is read against Suite A's HL-Gauss CI, on Suite A's normalisation, once 3 seeds are in."""
