@@ -121,6 +121,11 @@ def join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def plural(n: int, noun: str) -> str:
+    """"1 seed", "3 seeds"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def words(n: int) -> str:
     return WORDS.get(n, str(n))
 
@@ -253,6 +258,17 @@ def _game_list(s: Summary, games: list[str], labels: list[str], first: bool) -> 
     return out
 
 
+def _seeds_note(s: Summary, label: str) -> str:
+    """"3 seeds", or "1 seed, so no interval" (a one-run cell has no CI)."""
+    n = s.runs(label)
+    return plural(n, "seed") + (", so no interval" if n == 1 else "")
+
+
+def _ci_if_seeds(s: Summary, label: str, value) -> str:
+    """An estimate with its CI, or the point alone where the variant has one run (its "CI" is the point)."""
+    return ci(value) if s.runs(label) > 1 else num(value[0], 2)
+
+
 # --------------------------------------------------------------------------- docs: headline at 500k
 def headline_500k(src: Sources) -> str:
     s = Summary(src["minatar_500k"])
@@ -285,14 +301,11 @@ def headline_500k(src: Sources) -> str:
 
     singles = [lb for lb in ("two_hot", "c51") if lb in s.agg]
     if singles:
-        n = {s.runs(lb) for lb in singles}
-        head = (f"{join([NAMES[lb] for lb in singles])} ({min(n)} seed{'s' if min(n) > 1 else ''} each"
-                + (", so no intervals" if n == {1} else "") + ")")
-        fmt = (lambda x: num(x[0], 2)) if n == {1} else ci
+        head = join([f"{NAMES[lb]} ({_seeds_note(s, lb)})" for lb in singles])
         below = all(compare(s.iqm(lb), s.iqm(ref)) == "behind" for lb in singles for ref in ("mse", "hl_gauss"))
-        text = (f"{head}: IQM {join([fmt(s.iqm(lb)) for lb in singles])}"
+        text = (f"{head}: IQM {join([_ci_if_seeds(s, lb, s.iqm(lb)) for lb in singles])}"
                 + (", below both MSE and HL-Gauss" if below else "") + "; "
-                + ", ".join(f"P({NAMES[lb]} > MSE) {fmt(s.poi[f'{lb}>mse'])}" for lb in singles) + ".")
+                + ", ".join(f"P({NAMES[lb]} > MSE) {_ci_if_seeds(s, lb, s.poi[f'{lb}>mse'])}" for lb in singles) + ".")
         if "two_hot" in singles:
             wins = [g for g in s.games if s.mean(g, "two_hot") > s.mean(g, "mse")]
             where = ("on no game" if not wins else f"only on {wins[0]} ({s.ret(wins[0], 'two_hot')})" if len(wins) == 1
@@ -698,9 +711,9 @@ def _ev_500k(src: Sources) -> str:
     text += " HL-Gauss " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + "."
     singles = [lb for lb in ("two_hot", "c51") if lb in s.agg]
     if singles:
-        k = min(s.runs(lb) for lb in singles)
         below = all(compare(s.iqm(lb), s.iqm("mse")) == "behind" for lb in singles)
-        text += (f" {join([NAMES[lb] for lb in singles])} ({k} seed{'s' if k > 1 else ''} each) scored "
+        named = join([f"{NAMES[lb]} ({plural(s.runs(lb), 'seed')})" for lb in singles])
+        text += (f" {named} scored "
                  f"{'below' if below else 'not clearly below'} MSE (IQM {join([num(s.iqm(lb)[0], 2) for lb in singles])}).")
     text += (" The paper's HL-Gauss > MSE gap shows at this scale." if r["gap_shows"]
              else " The paper's clear HL-Gauss > MSE gap does not show at this scale.")

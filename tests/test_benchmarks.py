@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -249,6 +250,9 @@ def test_generated_prose_matches_the_committed_results(tmp_path: Path):
         assert current is not None, f"no <!-- generated:{name} --> block in {page}"
         assert current == blocks[name] + "\n", f"{page}'s {name} block differs from the results: run python -m benchmarks.update_docs"
     assert "python -m benchmarks.update_docs" in blocks["evidence"].splitlines()[0]
+    # A variant with one run has no interval: its "CI" would be the point twice, which reads as certainty.
+    for name, text in blocks.items():
+        assert not re.search(r"\[(-?\d[\d.]*), \1\]", text), f"{name}: zero-width interval in {text!r}"
 
     # A missing result folder: its bullets are left out; a block without its main summary raises.
     for sub in evidence.SOURCES.values():
