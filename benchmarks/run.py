@@ -246,12 +246,14 @@ def run_suite(
     seeds: list[int] | None = None,
     envs: list[str] | None = None,
     variants: list[str] | None = None,
+    reward_noise: list[float] | None = None,
     shard: tuple[int, int] | None = None,
     max_runs: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every pending run of a suite; return counts of done / skipped / failed runs."""
-    runs = expand(suite, steps=steps, budget_scale=budget_scale, seeds=seeds, envs=envs, variants=variants)
+    runs = expand(suite, steps=steps, budget_scale=budget_scale, seeds=seeds, envs=envs, variants=variants,
+                  reward_noise=reward_noise)
     if shard is not None:
         index, count = shard
         runs = [r for i, r in enumerate(runs) if i % count == index]
@@ -300,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--envs", nargs="+", default=None, help="games / env ids to keep (e.g. Breakout)")
     parser.add_argument("--variants", nargs="+", default=None, help="variants to keep (e.g. mse hl_gauss)")
+    parser.add_argument("--reward-noise", type=float, nargs="+", default=None, metavar="ETA",
+                        help="reward-noise levels to keep (Suite B, e.g. 0 1)")
     parser.add_argument("--shard", default=None, help="i/n: run every n-th pending run starting at i (several machines)")
     parser.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -308,14 +312,15 @@ def main(argv: list[str] | None = None) -> int:
 
     shard = tuple(int(x) for x in args.shard.split("/")) if args.shard else None
     if args.list:
-        runs = expand(args.suite, args.steps, args.budget_scale, args.seeds, args.envs, args.variants)
+        runs = expand(args.suite, args.steps, args.budget_scale, args.seeds, args.envs, args.variants, args.reward_noise)
         for spec in runs:
             state = "done" if (args.results_dir / spec.relpath).exists() else "todo"
             print(f"{state}  {spec.relpath}")
         return 0
     summary = run_suite(
         args.suite, jobs=args.jobs, results_dir=args.results_dir, steps=args.steps, budget_scale=args.budget_scale,
-        seeds=args.seeds, envs=args.envs, variants=args.variants, shard=shard, max_runs=args.max_runs,
+        seeds=args.seeds, envs=args.envs, variants=args.variants, reward_noise=args.reward_noise, shard=shard,
+        max_runs=args.max_runs,
     )
     print(
         f"suite {args.suite}: {summary['total']} runs, {summary['skipped']} already done, "

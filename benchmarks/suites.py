@@ -304,9 +304,11 @@ def expand(
     seeds: list[int] | None = None,
     envs: list[str] | None = None,
     variants: list[str] | None = None,
+    reward_noise: list[float] | None = None,
 ) -> list[RunSpec]:
     """All runs of a suite, seeds outermost (every configuration's seed 0 comes first, so a
-    partially finished suite is balanced across configurations)."""
+    partially finished suite is balanced across configurations). ``envs``, ``variants`` and
+    ``reward_noise`` (the eta levels of Suite B) keep only the runs they name."""
     if suite not in SUITES:
         raise ValueError(f"Unknown suite {suite!r}; known: {sorted(SUITES)}")
     runs: list[RunSpec] = []
@@ -332,6 +334,8 @@ def expand(
                     if loss is not None:
                         kwargs.update(loss=loss, **group.support)
                     for eta in group.reward_noise:
+                        if reward_noise is not None and eta not in reward_noise:
+                            continue
                         runs.append(
                             RunSpec(
                                 suite=suite,

@@ -31,6 +31,8 @@ def test_suites_expand_with_overrides():
     noise = expand("noise", seeds=[0], envs=["Breakout"], variants=["mse"])
     assert [r.reward_noise for r in noise] == [0.0, 0.1, 0.3, 1.0]
     assert len({r.relpath for r in noise}) == 4
+    extremes = expand("noise", seeds=[0], envs=["Breakout"], reward_noise=[0.0, 1.0])
+    assert [(r.variant, r.reward_noise) for r in extremes] == [("mse", 0.0), ("mse", 1.0), ("hl_gauss", 0.0), ("hl_gauss", 1.0)]
     assert expand("minatar", budget_scale=0.5)[0].total_steps == SUITES["minatar"][0].total_steps // 2
     spec = runs[0]
     assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
