@@ -332,7 +332,7 @@ def headline_500k(src: Sources) -> str:
     if "two_hot" in s.agg:
         shows = compare(s.iqm("two_hot"), s.iqm("mse")) == "behind"
         text += (f" The paper's other expectation, Two-Hot below MSE, {'does' if shows else 'does not'} show"
-                 f" ({s.runs('two_hot')} seed{'s' if s.runs('two_hot') > 1 else ''}).")
+                 f" ({plural(s.runs('two_hot'), 'seed')}).")
     if max(cat, key=lambda lb: s.iqm(lb)[0]) == "hl_gauss" and len(cat) > 1:
         text += f" HL-Gauss is the best of the {words(len(cat))} categorical losses here, as in the paper."
     lines.append(bullet(text))
