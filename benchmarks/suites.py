@@ -353,5 +353,20 @@ def expand(
                                 algo_kwargs=kwargs,
                             )
                         )
+    _check_filters(suite, envs, variants, reward_noise)
     runs.sort(key=lambda r: r.seed)  # stable: keeps the group order within a seed
     return runs
+
+
+def _check_filters(suite: str, envs, variants, reward_noise) -> None:
+    """A filter naming something the suite does not have is a typo, not an empty selection."""
+    groups = SUITES[suite]
+    known = {
+        "envs": {env for g in groups for env in g.envs},
+        "variants": {name for g in groups for v in g.variants for name in (v, _label(v, g.optimizer, g.tag))},
+        "reward_noise": {eta for g in groups for eta in g.reward_noise},
+    }
+    for name, wanted in (("envs", envs), ("variants", variants), ("reward_noise", reward_noise)):
+        unknown = sorted(set(wanted or ()) - known[name])
+        if unknown:
+            raise ValueError(f"{name}={unknown} not in suite {suite!r}; it has {sorted(known[name])}")

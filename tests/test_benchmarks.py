@@ -33,6 +33,10 @@ def test_suites_expand_with_overrides():
     assert len({r.relpath for r in noise}) == 4
     extremes = expand("noise", seeds=[0], envs=["Breakout"], reward_noise=[0.0, 1.0])
     assert [(r.variant, r.reward_noise) for r in extremes] == [("mse", 0.0), ("mse", 1.0), ("hl_gauss", 0.0), ("hl_gauss", 1.0)]
+    with pytest.raises(ValueError, match=r"reward_noise=\[0.5\] not in suite 'noise'"):
+        expand("noise", reward_noise=[0.5])
+    with pytest.raises(ValueError, match=r"envs=\['Breakot'\]"):
+        expand("minatar", envs=["Breakot"])
     assert expand("minatar", budget_scale=0.5)[0].total_steps == SUITES["minatar"][0].total_steps // 2
     spec = runs[0]
     assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
