@@ -275,7 +275,10 @@ def plot_aggregate(agg, poi, path: Path, title: str, n_runs: dict[str, int] | No
 
 
 def noise_table(table, reps: int = 2000, seed: int = 0) -> dict[tuple[str, str], dict[float, tuple[float, float, float, int]]]:
-    """(game, label) -> eta -> (relative final return, CI low, CI high, n): mean(eta) / mean(eta=0)."""
+    """(game, label) -> eta -> (relative final return, CI low, CI high, n): mean(eta) / mean(eta=0).
+
+    ``n`` is the smaller of the two seed counts; a ratio with ``n == 1`` is printed without an interval.
+    """
     out: dict[tuple[str, str], dict[float, tuple[float, float, float, int]]] = defaultdict(dict)
     rng = np.random.default_rng(seed)
     for key, by_label in table.items():
@@ -288,12 +291,10 @@ def noise_table(table, reps: int = 2000, seed: int = 0) -> dict[tuple[str, str],
             denom = b.mean()
             if denom == 0:
                 continue
-            if len(x) > 1 and len(b) > 1:
-                ratios = x[rng.integers(0, len(x), (reps, len(x)))].mean(1) / b[rng.integers(0, len(b), (reps, len(b)))].mean(1)
-                lo, hi = np.quantile(ratios, [0.025, 0.975])
-            else:
-                lo = hi = x.mean() / denom
-            out[(game, label)][float(eta)] = (float(x.mean() / denom), float(lo), float(hi), len(x))
+            ratios = x[rng.integers(0, len(x), (reps, len(x)))].mean(1) / b[rng.integers(0, len(b), (reps, len(b)))].mean(1)
+            lo, hi = np.quantile(ratios, [0.025, 0.975])
+            # n: the fewer runs of the two means; with one run on either side there is nothing to resample.
+            out[(game, label)][float(eta)] = (float(x.mean() / denom), float(lo), float(hi), min(len(x), len(b)))
     return out
 
 
@@ -402,7 +403,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
             lines += ["| game | variant | " + " | ".join(f"eta={e:g}" for e in etas) + " |", "|---" * (len(etas) + 2) + "|"]
             for (game, label), row in sorted(ntable.items()):
                 lines.append(f"| {game} | {display(label)} | " + " | ".join(
-                    f"{_fmt(row[e])} (n={row[e][3]})" if e in row else "-" for e in etas) + " |")
+                    f"{_fmt(row[e], n=row[e][3])} (n={row[e][3]})" if e in row else "-" for e in etas) + " |")
             lines.append("")
             plot_noise(ntable, out_dir / "noise.png")
             summary["noise"] = {f"{g}|{lb}": v for (g, lb), v in ntable.items()}

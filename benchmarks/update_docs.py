@@ -26,6 +26,7 @@ ANALYSES: dict[str, tuple] = {
     "minatar": (["minatar", "minatar_lr", "minatar_asym", "minatar_ablation"], 100_000),
     "minatar_500k": (["minatar"], 500_000),
     "noise": (["noise"], 100_000),
+    "noise_500k": (["noise"], 500_000),  # Suite B at its own budget (running)
     "continuous": (["continuous"], 30_000),
     "ppo": (["ppo"], 1_000_000),  # Suite E's MuJoCo tasks (its MinAtar games run at 2M: another budget)
     # Suite D's HLGaussSAC runs again on 0.3.0 (the new decoding), beside the 0.2.0 ones above.

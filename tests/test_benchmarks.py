@@ -164,6 +164,13 @@ def test_analysis_reward_noise(tmp_path: Path):
     assert (Path(summary["out_dir"]) / "noise.png").stat().st_size > 0
     rel = summary["noise"]["Breakout|mse"]
     assert rel[0.0][0] == pytest.approx(1.0) and rel[1.0][0] == pytest.approx(5.5 / 10.5)
+    # One seed per eta (the 500k suite as it starts): a ratio with no interval, never "[x, x]".
+    _write(tmp_path, _fake_result("noise", "Breakout", "mse", 0, 8.0, steps=2000))
+    _write(tmp_path, _fake_result("noise", "Breakout", "mse", 0, 4.0, steps=2000, eta=1.0))
+    one = analyze.analyze("noise", tmp_path, steps=2000, reps=50)
+    assert one["noise"]["Breakout|mse"][1.0][0] == pytest.approx(0.5)
+    row = next(line for line in one["markdown"].splitlines() if line.startswith("| Breakout | MSE |"))
+    assert row.count("(1 run: no CI)") == 2 and "[" not in row
 
 
 def test_bootstrap_ci():
@@ -259,6 +266,11 @@ def test_generated_prose_matches_the_committed_results(tmp_path: Path):
     # A variant with one run has no interval: its "CI" would be the point twice, which reads as certainty.
     for name, text in blocks.items():
         assert not re.search(r"\[(-?\d[\d.]*), \1\]", text), f"{name}: zero-width interval in {text!r}"
+    # ... nor in the generated tables of the benchmarks page.
+    tables = re.findall(r"<!-- generated:(\w+) -->\n(.*?)<!-- /generated:\1 -->", (root / "docs" / "benchmarks.md").read_text(), re.DOTALL)
+    assert len(tables) >= 8
+    for name, text in tables:
+        assert not re.search(r"\[(-?\d[\d.]*), \1\]", text), f"docs/benchmarks.md {name}: zero-width interval"
 
     # A missing result folder: its bullets are left out; a block without its main summary raises.
     for sub in evidence.SOURCES.values():
