@@ -338,6 +338,11 @@ def _fmt(x: tuple[float, float, float], digits: int = 2, n: int | None = None) -
     return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
+def _fmt_ratio(x: tuple[float, float, float, int]) -> str:
+    """A noise-table cell, ``ratio [lo, hi] (n=k)``; with one run on either side, no interval (as per game)."""
+    return f"{x[0]:.2f} (n={x[3]})" if x[3] < 2 else f"{_fmt(x)} (n={x[3]})"
+
+
 def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int | None = None, out_dir: Path | None = None,
             reps: int = 2000) -> dict[str, Any]:
     """Write the tables and plots of a suite; return the numbers (also saved as ``summary.json``)."""
@@ -403,7 +408,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
             lines += ["| game | variant | " + " | ".join(f"eta={e:g}" for e in etas) + " |", "|---" * (len(etas) + 2) + "|"]
             for (game, label), row in sorted(ntable.items()):
                 lines.append(f"| {game} | {display(label)} | " + " | ".join(
-                    f"{_fmt(row[e], n=row[e][3])} (n={row[e][3]})" if e in row else "-" for e in etas) + " |")
+                    _fmt_ratio(row[e]) if e in row else "-" for e in etas) + " |")
             lines.append("")
             plot_noise(ntable, out_dir / "noise.png")
             summary["noise"] = {f"{g}|{lb}": v for (g, lb), v in ntable.items()}

@@ -39,6 +39,7 @@ SOURCES = {
     "minatar_500k": "minatar/500k/summary/summary.json",
     "minatar_100k": "minatar+minatar_lr+minatar_asym+minatar_ablation/100k/summary/summary.json",
     "noise": "noise/100k/summary/summary.json",
+    "noise_500k": "noise/500k/summary/summary.json",
     "continuous": "continuous/30k/summary/summary.json",
     "minatar_defaults": "minatar_defaults/500k/summary/summary.json",
     "plasticity": "plasticity/results.json",
@@ -591,6 +592,60 @@ def _suite_b(src: Sources) -> str:
     return text
 
 
+#: Seeds per loss at eta 0 and at the top eta before Suite B at 500k is read on a game (docs/benchmarks.md).
+NOISE_500K_SEEDS = 3
+
+
+def _noise_500k(src: Sources) -> dict[str, dict[str, Any]]:
+    """Suite B at 500k, per game: the ratios at the top eta and, once each side has enough seeds, the rule's
+    verdict: "shown" (HL-Gauss's CI above MSE's), "reversed" (below) or "not shown" (the CIs overlap)."""
+    summary = src["noise_500k"]
+    data, per_game = summary.get("noise", {}), summary["per_game"]
+    out: dict[str, dict[str, Any]] = {}
+    for game in sorted({k.split("|")[0] for k in data}):
+        hl, mse = data.get(f"{game}|hl_gauss", {}), data.get(f"{game}|mse", {})
+        etas = sorted(set(hl) & set(mse), key=float)
+        if len(etas) < 2:
+            continue
+        eta = etas[-1]
+        noisy = per_game.get(f"{game}|{float(eta):g}", {})
+        seeds = min(hl[eta][3], mse[eta][3])
+        verdict = None
+        if seeds >= NOISE_500K_SEEDS:
+            verdict = ("not shown" if overlap(hl[eta], mse[eta]) else
+                       "shown" if hl[eta][1] > mse[eta][2] else "reversed")
+        out[game] = {"eta": float(eta), "hl": hl[eta], "mse": mse[eta], "seeds": seeds, "verdict": verdict,
+                     "returns": {lb: noisy[lb]["mean"] for lb in ("hl_gauss", "mse") if lb in noisy}}
+    return out
+
+
+def _ratio(r: dict[str, Any], label: str) -> str:
+    x = r["hl" if label == "hl_gauss" else "mse"]
+    return ci(x) if x[3] > 1 else f"{x[0]:.2f} (1 run)"
+
+
+def noise_500k(src: Sources) -> str:
+    """The reading of Suite B at 500k (docs/benchmarks.md), by the rule written before its eta = 1 runs."""
+    res = _noise_500k(src)
+    if not res:
+        raise MissingResults("Suite B at 500k has no game with both losses at two noise levels")
+    lines = []
+    for game, r in res.items():
+        eta = f"{r['eta']:g}"
+        rets = r["returns"]
+        text = (f"**{game}** ({plural(r['seeds'], 'seed')} at eta = 0 and {eta}): at eta = {eta} HL-Gauss kept "
+                f"{_ratio(r, 'hl_gauss')} of its noiseless final return, MSE {_ratio(r, 'mse')} "
+                f"(final return {rets['hl_gauss']:.2f} vs {rets['mse']:.2f}). ")
+        if r["verdict"] is None:
+            text += f"No reading yet: the rule waits for {words(NOISE_500K_SEEDS)} seeds of both losses."
+        else:
+            text += {"shown": "The paper's effect is **shown**: HL-Gauss's CI lies above MSE's.",
+                     "reversed": "The paper's effect is **reversed**: MSE's CI lies above HL-Gauss's.",
+                     "not shown": "The paper's effect is **not shown**: the two CIs overlap."}[r["verdict"]]
+        lines.append(bullet(text))
+    return "\n".join(lines)
+
+
 def _plasticity(src: Sources) -> dict[str, dict[float, float]]:
     """variant -> offset -> final-phase training error, mean over seeds."""
     acc: dict[str, dict[float, list[float]]] = {}
@@ -676,7 +731,7 @@ def _suite_d(src: Sources) -> str:
 # --------------------------------------------------------------------------- README: evidence so far
 def evidence(src: Sources) -> str:
     bullets: list[str] = []
-    for name, fn in (("minatar_500k", _ev_500k), ("minatar_defaults", _ev_defaults), ("minatar_100k", _ev_100k), ("noise", _ev_noise),
+    for name, fn in (("minatar_500k", _ev_500k), ("minatar_defaults", _ev_defaults), ("minatar_100k", _ev_100k), ("noise", _ev_noise), ("noise_500k", _ev_noise_500k),
                      ("plasticity", _ev_plasticity), ("continuous", _ev_sac), ("dqn_throughput", _ev_throughput)):
         text = fn(src) if src.has(name) else None
         if text is not None:
@@ -760,6 +815,16 @@ def _ev_noise(src: Sources) -> str:
             + ("degraded more gracefully than MSE." if graceful else "did not degrade more gracefully than MSE."))
 
 
+def _ev_noise_500k(src: Sources) -> str | None:
+    """Suite B at 500k: a bullet only for games the rule has read (3 seeds of both losses at eta 0 and 1)."""
+    read = {g: r for g, r in _noise_500k(src).items() if r["verdict"] is not None}
+    if not read:
+        return None
+    parts = [f"on {g} ({words(r['seeds'])} seeds) HL-Gauss kept {ci(r['hl'])} of its noiseless return at eta = "
+             f"{r['eta']:g}, MSE {ci(r['mse'])}: the paper's effect is {r['verdict']}" for g, r in read.items()]
+    return "**Reward noise at 500k (Suite B's own budget):** " + "; ".join(parts) + ", by the rule fixed before the runs."
+
+
 def _ev_plasticity(src: Sources) -> str:
     f = _plasticity(src)
     last = max(f["mse"])
@@ -804,6 +869,7 @@ BLOCKS: dict[str, tuple[str, Callable[[Sources], str]]] = {
     "evidence": ("README.md", evidence),
     "headline_500k": ("docs/benchmarks.md", headline_500k),
     "headline_100k": ("docs/benchmarks.md", headline_100k),
+    "noise_500k_reading": ("docs/benchmarks.md", noise_500k),
 }
 ROOT = Path(__file__).resolve().parents[1]
 
