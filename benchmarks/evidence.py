@@ -821,7 +821,8 @@ def _ev_noise_500k(src: Sources) -> str | None:
     if not read:
         return None
     parts = [f"on {g} ({words(r['seeds'])} seeds) HL-Gauss kept {ci(r['hl'])} of its noiseless return at eta = "
-             f"{r['eta']:g}, MSE {ci(r['mse'])}: the paper's effect is {r['verdict']}" for g, r in read.items()]
+             f"{r['eta']:g}, MSE {ci(r['mse'])} (final return {r['returns']['hl_gauss']:.1f} vs {r['returns']['mse']:.1f}): "
+             f"the paper's effect is {r['verdict']}" for g, r in read.items()]
     return "**Reward noise at 500k (Suite B's own budget):** " + "; ".join(parts) + ", by the rule fixed before the runs."
 
 
