@@ -619,8 +619,8 @@ def _noise_500k(src: Sources) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _ratio(r: dict[str, Any], label: str) -> str:
-    x = r["hl" if label == "hl_gauss" else "mse"]
+def _ratio(x) -> str:
+    """A ratio ``(point, lo, hi, n)`` with its CI, or the point alone for one run."""
     return ci(x) if x[3] > 1 else f"{x[0]:.2f} (1 run)"
 
 
@@ -634,7 +634,7 @@ def noise_500k(src: Sources) -> str:
         eta = f"{r['eta']:g}"
         rets = r["returns"]
         text = (f"**{game}** ({plural(r['seeds'], 'seed')} at eta = 0 and {eta}): at eta = {eta} HL-Gauss kept "
-                f"{_ratio(r, 'hl_gauss')} of its noiseless final return, MSE {_ratio(r, 'mse')} "
+                f"{_ratio(r['hl'])} of its noiseless final return, MSE {_ratio(r['mse'])} "
                 f"(final return {rets['hl_gauss']:.2f} vs {rets['mse']:.2f}). ")
         if r["verdict"] is None:
             text += f"No reading yet: the rule waits for {words(NOISE_500K_SEEDS)} seeds of both losses."
