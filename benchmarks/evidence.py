@@ -41,11 +41,15 @@ SOURCES = {
     "noise": "noise/100k/summary/summary.json",
     "noise_500k": "noise/500k/summary/summary.json",
     "continuous": "continuous/30k/summary/summary.json",
+    "continuous_300k": "continuous/300k/summary/summary.json",
     "minatar_defaults": "minatar_defaults/500k/summary/summary.json",
     "plasticity": "plasticity/results.json",
     "sac_pendulum": "sac/summary.json",
     "dqn_throughput": "throughput/dqn_throughput.json",
     "sac_throughput": "sac/throughput_HalfCheetah-v5.json",
+    # benchmarks.ppo_throughput, two runs on the 2-core Xeon with a core to itself (docs/ppo.md)
+    "ppo_throughput": "throughput/ppo_throughput_xeon.json",
+    "ppo_throughput_2": "throughput/ppo_throughput_xeon_2.json",
 }
 
 NAMES = {"mse": "MSE", "huber": "Huber", "hl_gauss": "HL-Gauss", "two_hot": "Two-Hot", "c51": "C51",
@@ -728,11 +732,76 @@ def _suite_d(src: Sources) -> str:
     return text
 
 
+#: Seeds of both agents on a task before Suite D at 300k is read on it (docs/benchmarks.md).
+SUITE_D_300K_SEEDS = 3
+#: HLGaussSAC's reading at 300k -> what became of a lead it had at 30k.
+LEAD_AT_300K = {"ahead": "holds", "level": "is gone", "behind": "is reversed"}
+
+
+def _ahead_level_behind(a, b) -> str:
+    """:func:`compare` without its "slightly": only each estimate outside the other's CI counts."""
+    verdict = compare(a, b)
+    return verdict if verdict in ("ahead", "behind") else "level"
+
+
+def _suite_d_300k(src: Sources) -> dict[str, dict[str, Any]]:
+    """Suite D at 300k, per task with both agents: the final returns, the 30k reading and, at
+    :data:`SUITE_D_300K_SEEDS` seeds of both, the 300k reading (ahead / level / behind)."""
+    s = Summary(src["continuous_300k"])
+    early = Summary(src["continuous"]) if src.has("continuous") else None
+    out: dict[str, dict[str, Any]] = {}
+    for game in sorted(s.per_game):
+        cells = s.per_game[game]
+        if "sac" not in cells or "sac_hl_gauss" not in cells:
+            continue
+        hl, sac = s.game_ci(game, "sac_hl_gauss"), s.game_ci(game, "sac")
+        seeds = min(len(s.seeds(game, "sac_hl_gauss")), len(s.seeds(game, "sac")))
+        at_30k = None
+        if early is not None and {"sac", "sac_hl_gauss"} <= set(early.per_game.get(game, {})):
+            at_30k = _ahead_level_behind(early.game_ci(game, "sac_hl_gauss"), early.game_ci(game, "sac"))
+        verdict = _ahead_level_behind(hl, sac) if seeds >= SUITE_D_300K_SEEDS else None
+        out[game] = {"hl": hl, "sac": sac, "seeds": seeds, "at_30k": at_30k, "verdict": verdict,
+                     "digits": s.digits(game)}
+    return out
+
+
+def _return(x, seeds: int, digits: int) -> str:
+    """A mean final return with its CI, or the point alone for one run."""
+    return ci(x, digits) if seeds > 1 else f"{x[0]:.{digits}f} (1 run)"
+
+
+def _lead_phrase(r: dict[str, Any]) -> str:
+    """", so its 30k lead **holds**" / " (it was level at 30k)"."""
+    if r["at_30k"] == "ahead":
+        return f", so its 30k lead **{LEAD_AT_300K[r['verdict']]}**"
+    return f" (it was {r['at_30k']} at 30k)" if r["at_30k"] else " (no 30k reading)"
+
+
+def suite_d_300k(src: Sources) -> str:
+    """The reading of Suite D at 300k (docs/benchmarks.md), by the rule written before its runs finished."""
+    res = _suite_d_300k(src)
+    if not res:
+        raise MissingResults("Suite D at 300k has no task with both SAC and HLGaussSAC")
+    lines = []
+    for game, r in res.items():
+        n, d = r["seeds"], r["digits"]
+        text = (f"**{game}** ({plural(n, 'seed')} of each): final return HLGaussSAC {_return(r['hl'], n, d)} vs SAC "
+                f"{_return(r['sac'], n, d)}. ")
+        if r["verdict"] is None:
+            at_30k = f"At 30k HLGaussSAC was {r['at_30k']}. " if r["at_30k"] else ""
+            text += f"{at_30k}No reading yet: the rule waits for {words(SUITE_D_300K_SEEDS)} seeds of both."
+        else:
+            text += f"HLGaussSAC is **{r['verdict']}**{_lead_phrase(r)}."
+        lines.append(bullet(text))
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- README: evidence so far
 def evidence(src: Sources) -> str:
     bullets: list[str] = []
     for name, fn in (("minatar_500k", _ev_500k), ("minatar_defaults", _ev_defaults), ("minatar_100k", _ev_100k), ("noise", _ev_noise), ("noise_500k", _ev_noise_500k),
-                     ("plasticity", _ev_plasticity), ("continuous", _ev_sac), ("dqn_throughput", _ev_throughput)):
+                     ("plasticity", _ev_plasticity), ("continuous", _ev_sac), ("continuous_300k", _ev_suite_d_300k),
+                     ("dqn_throughput", _ev_throughput)):
         text = fn(src) if src.has(name) else None
         if text is not None:
             bullets.append(bullet(text))
@@ -849,6 +918,18 @@ def _ev_sac(src: Sources) -> str:
     return text
 
 
+def _ev_suite_d_300k(src: Sources) -> str | None:
+    """Suite D at 300k: a bullet only for tasks the rule has read (3 seeds of both agents)."""
+    read = {g: r for g, r in _suite_d_300k(src).items() if r["verdict"] is not None}
+    if not read:
+        return None
+    parts = [f"on {g} HLGaussSAC ended {r['verdict']} ({ci(r['hl'], r['digits'])} vs {ci(r['sac'], r['digits'])}"
+             + (f"; its 30k lead {LEAD_AT_300K[r['verdict']]})" if r["at_30k"] == "ahead" else ")")
+             for g, r in read.items()]
+    n = min(r["seeds"] for r in read.values())
+    return f"**SAC at 300k (Suite D's own budget, {n} seeds):** " + "; ".join(parts) + ", by the rule fixed before the runs."
+
+
 def _ev_throughput(src: Sources) -> str:
     rows = src["dqn_throughput"]["rows"]
 
@@ -860,7 +941,16 @@ def _ev_throughput(src: Sources) -> str:
             f"{span('hl_gauss_default')} SB3 DQN's env-steps/s with the default 101 bins "
             f"({span('hl_gauss_51_identity')} with the paper's 51)")
     if src.has("sac_throughput"):
-        text += f", and HLGaussSAC at {src['sac_throughput']['ratio_of_medians']['hlgauss_sac']:.2f}x SB3 SAC on HalfCheetah"
+        text += f", HLGaussSAC at {src['sac_throughput']['ratio_of_medians']['hlgauss_sac']:.2f}x SB3 SAC on HalfCheetah"
+    runs = [src[name]["rows"] for name in ("ppo_throughput", "ppo_throughput_2") if src.has(name)]
+    if runs:
+        def ppo_span(env):
+            r = [row["ratio_vs_sb3"] for rows_ in runs for row in rows_ if row["env"] == env and row["variant"] == "hl_gauss_default"]
+            lo, hi = f"{min(r):.3f}", f"{max(r):.3f}"  # three decimals: CartPole sits at the 0.95 target
+            return f"{lo}-{hi}x" if lo != hi else f"{lo}x"
+
+        text += (f", and HLGaussPPO at {ppo_span('HalfCheetah-v5')} SB3 PPO on HalfCheetah, {ppo_span('CartPole-v1')} on "
+                 f"CartPole ({plural(len(runs), 'run')}, [docs/ppo.md](docs/ppo.md))")
     return text + "."
 
 
@@ -871,6 +961,7 @@ BLOCKS: dict[str, tuple[str, Callable[[Sources], str]]] = {
     "headline_500k": ("docs/benchmarks.md", headline_500k),
     "headline_100k": ("docs/benchmarks.md", headline_100k),
     "noise_500k_reading": ("docs/benchmarks.md", noise_500k),
+    "continuous_300k_reading": ("docs/benchmarks.md", suite_d_300k),
 }
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,6 +28,7 @@ ANALYSES: dict[str, tuple] = {
     "noise": (["noise"], 100_000),
     "noise_500k": (["noise"], 500_000),  # Suite B at its own budget (running)
     "continuous": (["continuous"], 30_000),
+    "continuous_300k": (["continuous"], 300_000),  # Suite D at its own budget (running)
     "ppo": (["ppo"], 1_000_000),  # Suite E's MuJoCo tasks (its MinAtar games run at 2M: another budget)
     # Suite D's HLGaussSAC runs again on 0.3.0 (the new decoding), beside the 0.2.0 ones above.
     "continuous_v0.3.0": (["continuous"], 30_000, RESULTS_DIR / "v0.3.0"),

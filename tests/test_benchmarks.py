@@ -272,6 +272,45 @@ def test_suite_b_500k_rule(tmp_path: Path):
     assert not re.search(r"\[(-?\d[\d.]*), \1\]", evidence.noise_500k(src))
 
 
+def test_suite_d_300k_rule(tmp_path: Path):
+    """Suite D at 300k is read per task by the rule in docs/benchmarks.md (ahead / level / behind against the
+    30k reading), and only at 3 seeds of both agents."""
+    from benchmarks import evidence
+
+    for seed in range(3):  # at 30k HLGaussSAC is ahead on HalfCheetah, level on Hopper
+        for game, hl, sac in (("HalfCheetah-v5", 1500.0, 600.0), ("Hopper-v5", 380.0, 380.0)):
+            _write(tmp_path, _fake_result("continuous", game, "sac_hl_gauss", seed, hl + 10 * seed, steps=30_000))
+            _write(tmp_path, _fake_result("continuous", game, "sac", seed, sac + 10 * (2 - seed), steps=30_000))
+    analyze.analyze("continuous", tmp_path, steps=30_000, reps=200)
+
+    def runs(seeds, cheetah_hl, cheetah_sac):
+        for seed in seeds:
+            for game, hl, sac in (("HalfCheetah-v5", cheetah_hl, cheetah_sac), ("Hopper-v5", 2000.0, 2000.0)):
+                _write(tmp_path, _fake_result("continuous", game, "sac_hl_gauss", seed, hl + 10 * seed, steps=300_000))
+                _write(tmp_path, _fake_result("continuous", game, "sac", seed, sac + 10 * (2 - seed), steps=300_000))
+        analyze.analyze("continuous", tmp_path, steps=300_000, reps=200)
+        return evidence.Sources(tmp_path)
+
+    def reading(src):  # the block's text, unwrapped
+        return " ".join(evidence.suite_d_300k(src).split())
+
+    src = runs([0], 8000.0, 6000.0)
+    text = reading(src)
+    assert "No reading yet" in text and "8000 (1 run)" in text and "At 30k HLGaussSAC was ahead" in text
+    assert evidence._ev_suite_d_300k(src) is None
+    src = runs([1, 2], 8000.0, 6000.0)
+    read = evidence._suite_d_300k(src)
+    assert read["HalfCheetah-v5"]["verdict"] == "ahead" and read["Hopper-v5"]["verdict"] == "level"
+    text = reading(src)
+    assert "30k lead **holds**" in text and "(it was level at 30k)" in text
+    assert "its 30k lead holds" in " ".join(evidence._ev_suite_d_300k(src).split())
+    src = runs([0, 1, 2], 6000.0, 6000.0)
+    assert "30k lead **is gone**" in reading(src)
+    src = runs([0, 1, 2], 4000.0, 6000.0)
+    assert "30k lead **is reversed**" in reading(src)
+    assert not re.search(r"\[(-?\d[\d.]*), \1\]", evidence.suite_d_300k(src))
+
+
 def test_generated_prose_matches_the_committed_results(tmp_path: Path):
     """README's evidence list and the docs' headline are what benchmarks/evidence.py writes from the results.
 
