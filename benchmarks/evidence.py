@@ -623,9 +623,14 @@ def _noise_500k(src: Sources) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _with_ci(x, runs: int, digits: int = 2) -> str:
+    """An estimate ``(point, lo, hi, ...)`` with its CI, or the point alone for one run (no zero-width CI)."""
+    return ci(x, digits) if runs > 1 else f"{x[0]:.{digits}f} (1 run)"
+
+
 def _ratio(x) -> str:
     """A ratio ``(point, lo, hi, n)`` with its CI, or the point alone for one run."""
-    return ci(x) if x[3] > 1 else f"{x[0]:.2f} (1 run)"
+    return _with_ci(x, x[3])
 
 
 def noise_500k(src: Sources) -> str:
@@ -765,11 +770,6 @@ def _suite_d_300k(src: Sources) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _return(x, seeds: int, digits: int) -> str:
-    """A mean final return with its CI, or the point alone for one run."""
-    return ci(x, digits) if seeds > 1 else f"{x[0]:.{digits}f} (1 run)"
-
-
 def _lead_phrase(r: dict[str, Any]) -> str:
     """", so its 30k lead **holds**" / " (it was level at 30k)"."""
     if r["at_30k"] == "ahead":
@@ -785,8 +785,8 @@ def suite_d_300k(src: Sources) -> str:
     lines = []
     for game, r in res.items():
         n, d = r["seeds"], r["digits"]
-        text = (f"**{game}** ({plural(n, 'seed')} of each): final return HLGaussSAC {_return(r['hl'], n, d)} vs SAC "
-                f"{_return(r['sac'], n, d)}. ")
+        text = (f"**{game}** ({plural(n, 'seed')} of each): final return HLGaussSAC {_with_ci(r['hl'], n, d)} vs SAC "
+                f"{_with_ci(r['sac'], n, d)}. ")
         if r["verdict"] is None:
             at_30k = f"At 30k HLGaussSAC was {r['at_30k']}. " if r["at_30k"] else ""
             text += f"{at_30k}No reading yet: the rule waits for {words(SUITE_D_300K_SEEDS)} seeds of both."
