@@ -50,6 +50,10 @@ SOURCES = {
     # benchmarks.ppo_throughput, two runs on the 2-core Xeon with a core to itself (docs/ppo.md)
     "ppo_throughput": "throughput/ppo_throughput_xeon.json",
     "ppo_throughput_2": "throughput/ppo_throughput_xeon_2.json",
+    # Suite E (docs/benchmarks.md): MuJoCo at 1M, MinAtar at 2M, Hopper-v5 with reward noise
+    "ppo": "ppo/1M/summary/summary.json",
+    "ppo_minatar": "ppo/2M/summary/summary.json",
+    "noise_ppo": "noise_ppo/1M/summary/summary.json",
 }
 
 NAMES = {"mse": "MSE", "huber": "Huber", "hl_gauss": "HL-Gauss", "two_hot": "Two-Hot", "c51": "C51",
@@ -796,12 +800,96 @@ def suite_d_300k(src: Sources) -> str:
     return "\n".join(lines)
 
 
+#: Seeds of both agents on every task of a group before Suite E is read on it (docs/benchmarks.md).
+SUITE_E_SEEDS = 3
+#: Suite E's groups: (source, what they are).
+SUITE_E_GROUPS = (("ppo", "MuJoCo"), ("ppo_minatar", "MinAtar"))
+
+
+def _seed_counts(s: Summary, labels: tuple[str, ...]) -> dict[str, int]:
+    """game -> seeds of the least-run of ``labels`` on it (0 where one has no run)."""
+    return {g: min(len(s.per_game[g].get(lb, {}).get("seeds", {})) for lb in labels) for g in sorted(s.per_game)}
+
+
+def _suite_e(src: Sources) -> dict[str, dict[str, Any]]:
+    """Suite E per group (MuJoCo, MinAtar) that has runs: seeds per task and, at :data:`SUITE_E_SEEDS` seeds of
+    both agents on every task, the rule's verdict on P(HLGaussPPO > PPO): "better" (CI above 0.5), "worse"
+    (below) or "as well" (the CI holds 0.5), with the IQMs."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, group in SUITE_E_GROUPS:
+        if not src.has(name):
+            continue
+        s = Summary(src[name])
+        seeds = _seed_counts(s, ("ppo", "ppo_hl_gauss"))
+        r: dict[str, Any] = {"budget": s.data["budget"], "seeds": seeds, "verdict": None}
+        if min(seeds.values()) >= SUITE_E_SEEDS and "ppo_hl_gauss>ppo" in s.poi:
+            poi = s.poi["ppo_hl_gauss>ppo"]
+            r.update(poi=poi, iqm={lb: s.iqm(lb) for lb in ("ppo_hl_gauss", "ppo")}, runs=s.runs("ppo_hl_gauss"),
+                     verdict="better" if poi[1] > 0.5 else "worse" if poi[2] < 0.5 else "as well")
+        out[group] = r
+    return out
+
+
+def _suite_e_noise(src: Sources) -> dict[str, Any] | None:
+    """Suite E's reward-noise check (Hopper-v5, eta = 1 against 0): each agent's ratio of means and, at
+    :data:`SUITE_E_SEEDS` seeds, "holds" (HLGaussPPO's CI above PPO's), "contradicted" (below) or "not resolved"."""
+    if not src.has("noise_ppo"):
+        return None
+    data = src["noise_ppo"].get("noise", {})
+    cells = {lb: data.get(f"Hopper-v5|{lb}", {}) for lb in ("ppo_hl_gauss", "ppo")}
+    etas = sorted(set(cells["ppo_hl_gauss"]) & set(cells["ppo"]), key=float)
+    if len(etas) < 2:
+        return None
+    eta = etas[-1]
+    hl, ppo = cells["ppo_hl_gauss"][eta], cells["ppo"][eta]
+    seeds = min(hl[3], ppo[3])
+    verdict = None
+    if seeds >= SUITE_E_SEEDS:
+        verdict = "not resolved" if overlap(hl, ppo) else "holds" if hl[1] > ppo[2] else "contradicted"
+    return {"eta": float(eta), "hl": hl, "ppo": ppo, "seeds": seeds, "verdict": verdict}
+
+
+def suite_e(src: Sources) -> str:
+    """The reading of Suite E (docs/benchmarks.md), by the rule written before its HLGaussPPO runs finished."""
+    res = _suite_e(src)
+    if not res:
+        raise MissingResults("Suite E has no analysed runs")
+    lines = []
+    for group in ("MuJoCo", "MinAtar"):
+        if group not in res:
+            lines.append(bullet(f"**{group}**: not run yet."))
+            continue
+        r = res[group]
+        counts = join([f"{g} {n}" for g, n in r["seeds"].items()])
+        text = f"**{group}** ({r['budget']} steps; seeds of both agents per task: {counts}): "
+        if r["verdict"] is None:
+            text += f"no reading yet: the rule waits for {words(SUITE_E_SEEDS)} seeds of both on every task."
+        else:
+            iqm = r["iqm"]
+            text += (f"P(HLGaussPPO > PPO) {ci(r['poi'])}, IQM {ci(iqm['ppo_hl_gauss'])} vs {ci(iqm['ppo'])} "
+                     f"({r['runs']} seeds per task): HLGaussPPO does **{r['verdict']}**"
+                     + (" as SB3's PPO (not separated at this number of seeds)." if r["verdict"] == "as well"
+                        else " than SB3's PPO."))
+        lines.append(bullet(text))
+    noise = _suite_e_noise(src)
+    if noise is None:
+        lines.append(bullet("**Reward noise** (Hopper-v5, eta = 1): not run yet."))
+    else:
+        n, eta = noise["seeds"], f"{noise['eta']:g}"
+        text = (f"**Reward noise** (Hopper-v5, {plural(n, 'seed')} at eta = 0 and {eta}): HLGaussPPO kept "
+                f"{_ratio(noise['hl'])} of its noiseless final return, PPO {_ratio(noise['ppo'])}. ")
+        text += (f"No reading yet: the rule waits for {words(SUITE_E_SEEDS)} seeds of both." if noise["verdict"] is None
+                 else f"The paper's noise claim, for a lambda-return critic, **{noise['verdict']}**.")
+        lines.append(bullet(text))
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- README: evidence so far
 def evidence(src: Sources) -> str:
     bullets: list[str] = []
     for name, fn in (("minatar_500k", _ev_500k), ("minatar_defaults", _ev_defaults), ("minatar_100k", _ev_100k), ("noise", _ev_noise), ("noise_500k", _ev_noise_500k),
                      ("plasticity", _ev_plasticity), ("continuous", _ev_sac), ("continuous_300k", _ev_suite_d_300k),
-                     ("dqn_throughput", _ev_throughput)):
+                     ("ppo", _ev_suite_e), ("dqn_throughput", _ev_throughput)):
         text = fn(src) if src.has(name) else None
         if text is not None:
             bullets.append(bullet(text))
@@ -930,6 +1018,17 @@ def _ev_suite_d_300k(src: Sources) -> str | None:
     return f"**SAC at 300k (Suite D's own budget, {n} seeds):** " + "; ".join(parts) + ", by the rule fixed before the runs."
 
 
+def _ev_suite_e(src: Sources) -> str | None:
+    """Suite E: a bullet only for groups the rule has read (3 seeds of both agents on every task)."""
+    read = {g: r for g, r in _suite_e(src).items() if r["verdict"] is not None}
+    if not read:
+        return None
+    parts = [f"on {group} ({r['budget']} steps, {r['runs']} seeds x {words(len(r['seeds']))} tasks) HLGaussPPO did "
+             f"{r['verdict']}{' as' if r['verdict'] == 'as well' else ' than'} PPO, P(HLGaussPPO > PPO) {ci(r['poi'])}"
+             for group, r in read.items()]
+    return ("**PPO (Suite E, the zoo's tuned PPO settings, [docs/ppo.md](docs/ppo.md)):** " + "; ".join(parts)
+            + ", by the rule fixed before the runs.")
+
 def _ev_throughput(src: Sources) -> str:
     rows = src["dqn_throughput"]["rows"]
 
@@ -962,6 +1061,7 @@ BLOCKS: dict[str, tuple[str, Callable[[Sources], str]]] = {
     "headline_100k": ("docs/benchmarks.md", headline_100k),
     "noise_500k_reading": ("docs/benchmarks.md", noise_500k),
     "continuous_300k_reading": ("docs/benchmarks.md", suite_d_300k),
+    "ppo_reading": ("docs/benchmarks.md", suite_e),
 }
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -311,6 +311,57 @@ def test_suite_d_300k_rule(tmp_path: Path):
     assert not re.search(r"\[(-?\d[\d.]*), \1\]", evidence.suite_d_300k(src))
 
 
+def test_suite_e_rule(tmp_path: Path):
+    """Suite E is read per group on P(HLGaussPPO > PPO) (better / as well / worse), only at 3 seeds of both
+    agents on every task, and the reward-noise check on the ratio of means (docs/benchmarks.md)."""
+    from benchmarks import evidence
+
+    tasks = ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5")
+
+    def runs(seeds, hl, ppo, skip=()):
+        for seed in seeds:
+            for i, game in enumerate(tasks):
+                if (game, seed) in skip:
+                    continue
+                _write(tmp_path, _fake_result("ppo", game, "ppo_hl_gauss", seed, hl * (i + 1) + 10 * seed, steps=1_000_000))
+                _write(tmp_path, _fake_result("ppo", game, "ppo", seed, ppo * (i + 1) + 10 * (2 - seed), steps=1_000_000))
+        analyze.analyze("ppo", tmp_path, steps=1_000_000, reps=200)
+        return evidence.Sources(tmp_path)
+
+    def reading(src):  # the block's text, unwrapped
+        return " ".join(evidence.suite_e(src).split())
+
+    with pytest.raises(evidence.MissingResults):
+        evidence.suite_e(evidence.Sources(tmp_path))
+    src = runs([0, 1, 2], 3000.0, 1000.0, skip={("Walker2d-v5", 2)})
+    text = reading(src)
+    assert "HalfCheetah-v5 3, Hopper-v5 3 and Walker2d-v5 2" in text and "no reading yet" in text
+    assert "**MinAtar**: not run yet" in text and "**Reward noise** (Hopper-v5, eta = 1): not run yet" in text
+    assert evidence._ev_suite_e(src) is None
+    src = runs([0, 1, 2], 3000.0, 1000.0)
+    assert evidence._suite_e(src)["MuJoCo"]["verdict"] == "better"
+    assert "HLGaussPPO does **better** than SB3's PPO" in reading(src)
+    assert "on MuJoCo (1M steps, 3 seeds x three tasks) HLGaussPPO did better than PPO" in " ".join(evidence._ev_suite_e(src).split())
+    src = runs([0, 1, 2], 1000.0, 3000.0)
+    assert evidence._suite_e(src)["MuJoCo"]["verdict"] == "worse"
+    src = runs([0, 1, 2], 2000.0, 2000.0)
+    assert "does **as well** as SB3's PPO (not separated" in reading(src)
+
+    def noise(seeds, hl_kept, ppo_kept):
+        for seed in seeds:
+            for label, kept in (("ppo_hl_gauss", hl_kept), ("ppo", ppo_kept)):
+                for eta, final in ((0.0, 1000.0 + 20 * seed), (1.0, (1000.0 + 20 * seed) * kept)):
+                    _write(tmp_path, _fake_result("noise_ppo", "Hopper-v5", label, seed, final, steps=1_000_000, eta=eta))
+        analyze.analyze("noise_ppo", tmp_path, steps=1_000_000, reps=200)
+        return evidence.Sources(tmp_path)
+
+    text = reading(noise([0], 0.9, 0.5))
+    assert "(Hopper-v5, 1 seed at eta = 0 and 1): HLGaussPPO kept 0.90 (1 run) of its noiseless" in text
+    assert "No reading yet" in text
+    assert "noise claim, for a lambda-return critic, **holds**" in reading(noise([1, 2], 0.9, 0.5))
+    assert "**contradicted**" in reading(noise([0, 1, 2], 0.5, 0.9))
+    assert not re.search(r"\[(-?\d[\d.]*), \1\]", evidence.suite_e(evidence.Sources(tmp_path)))
+
 def test_generated_prose_matches_the_committed_results(tmp_path: Path):
     """README's evidence list and the docs' headline are what benchmarks/evidence.py writes from the results.
 
