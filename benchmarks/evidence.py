@@ -825,7 +825,7 @@ def _suite_e(src: Sources) -> dict[str, dict[str, Any]]:
         if min(seeds.values()) >= SUITE_E_SEEDS and "ppo_hl_gauss>ppo" in s.poi:
             poi = s.poi["ppo_hl_gauss>ppo"]
             r.update(poi=poi, iqm={lb: s.iqm(lb) for lb in ("ppo_hl_gauss", "ppo")}, runs=s.runs("ppo_hl_gauss"),
-                     verdict="better" if poi[1] > 0.5 else "worse" if poi[2] < 0.5 else "as well")
+                     verdict="as well" if not separates(poi) else "better" if poi[0] > 0.5 else "worse")
         out[group] = r
     return out
 
@@ -855,7 +855,7 @@ def suite_e(src: Sources) -> str:
     if not res:
         raise MissingResults("Suite E has no analysed runs")
     lines = []
-    for group in ("MuJoCo", "MinAtar"):
+    for _, group in SUITE_E_GROUPS:
         if group not in res:
             lines.append(bullet(f"**{group}**: not run yet."))
             continue
@@ -1028,6 +1028,7 @@ def _ev_suite_e(src: Sources) -> str | None:
              for group, r in read.items()]
     return ("**PPO (Suite E, the zoo's tuned PPO settings, [docs/ppo.md](docs/ppo.md)):** " + "; ".join(parts)
             + ", by the rule fixed before the runs.")
+
 
 def _ev_throughput(src: Sources) -> str:
     rows = src["dqn_throughput"]["rows"]
