@@ -1,4 +1,5 @@
-"""The numbers-bearing prose of README.md ("Evidence so far") and of the headline of docs/benchmarks.md.
+"""The numbers-bearing prose of README.md ("Evidence so far"), of docs/benchmarks.md (headlines, readings,
+what remains) and of docs/ppo.md (Suite E's runs).
 
 Each sentence is a template filled from the committed analysis outputs (``summary.json`` of
 ``benchmarks.analyze``, ``plasticity/results.json``, the SAC and throughput JSON files); the
@@ -884,6 +885,122 @@ def suite_e(src: Sources) -> str:
     return "\n".join(lines)
 
 
+def suite_e_runs(src: Sources) -> str:
+    """Suite E's runs per task and seed (docs/ppo.md): final return of SB3's PPO and of HLGaussPPO, and on
+    how many of the seeds both ran HLGaussPPO ended ahead. A record; the reading is :func:`suite_e`'s."""
+    lines = []
+    for name, group in SUITE_E_GROUPS:
+        if not src.has(name):
+            continue
+        s = Summary(src[name])
+        for game in sorted(s.per_game):
+            cells = s.per_game[game]
+            if not {"ppo", "ppo_hl_gauss"} <= set(cells):
+                continue
+            ppo, hl = s.seeds(game, "ppo"), s.seeds(game, "ppo_hl_gauss")
+            both = sorted(set(ppo) & set(hl))
+            d = s.digits(game)
+            pairs = "; ".join(f"seed {seed} {num(ppo[seed], d)} / {num(hl[seed], d)}" for seed in both)
+            ahead = sum(hl[seed] > ppo[seed] for seed in both)
+            text = f"**{game}** ({group}, {s.data['budget']} steps), final return PPO / HLGaussPPO: {pairs}"
+            if len(both) > 1:
+                text += (f"; means {s.ret(game, 'ppo')} / {s.ret(game, 'ppo_hl_gauss')}, HLGaussPPO ahead on "
+                         f"{ahead} of {len(both)} seeds")
+            lines.append(bullet(text + "."))
+        clipped = s.data.get("clip_fraction_max", {}).get("ppo_hl_gauss")
+        if lines and clipped is not None:
+            lines.append(bullet(f"Targets clipped to HLGaussPPO's support ({group}): at most {clipped:.3%} of a "
+                                "run's value targets."))
+    if not lines:
+        raise MissingResults("Suite E has no task with runs of both agents")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- what remains
+#: The suites still running (docs/benchmarks.md, "What remains"): (name, suite, budget in env steps).
+RUNNING = (
+    ("Suite S (capacity, the x4 runs)", "capacity", 500_000),
+    ("Suite B, reward noise", "noise", 500_000),
+    ("Suite D, SAC on MuJoCo", "continuous", 300_000),
+    ("Suite E, MuJoCo", "ppo", 1_000_000),
+    ("Suite E, MinAtar", "ppo", 2_000_000),
+    ("Suite E, reward noise", "noise_ppo", 1_000_000),
+)
+#: Agent names of the running suites' labels (their tag after "@" left out).
+AGENTS = {**NAMES, "ppo": "PPO", "ppo_hl_gauss": "HLGaussPPO"}
+
+
+def _seed_list(seeds: list[int]) -> str:
+    """[0, 1, 2] -> "seeds 0-2", [0] -> "seed 0", [0, 2] -> "seeds 0 and 2"."""
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return "seeds " + join([str(s) for s in seeds])
+
+
+def _suite_progress(root: Path, suite: str, budget: int) -> dict[str, Any]:
+    """The runs of ``suite`` at ``budget`` (its groups' own budgets): which result files exist, per cell
+    (task, and reward-noise level in the noise suites) and agent, and the wall minutes of the finished ones."""
+    from benchmarks.run import pending_runs
+    from benchmarks.suites import expand
+
+    every = expand(suite)
+    runs = [r for r in every if r.total_steps == budget]
+    _, done = pending_runs(runs, root)
+    cells: dict[tuple[str, float | None], dict[str, list[int]]] = {}
+    for r in runs:
+        cells.setdefault((r.game, r.reward_noise if r.suite_uses_noise else None), {}).setdefault(r.label, [])
+    minutes = []
+    for r in done:
+        cells[(r.game, r.reward_noise if r.suite_uses_noise else None)][r.label].append(r.seed)
+        wall = json.loads((root / r.relpath).read_text()).get("wall_time_s")
+        if wall is not None:
+            minutes.append(wall / 60)
+    envs = sorted({r.game for r in runs}) if len(runs) < len(every) else []
+    command = f"python -m benchmarks.run --suite {suite}" + (f" --envs {' '.join(envs)}" if envs else "") + " --jobs 2"
+    return {"planned": len(runs), "done": len(done), "cells": cells, "minutes": minutes, "command": command}
+
+
+def _cell_phrase(seeds: dict[str, list[int]]) -> str:
+    """What has run in one cell: "seeds 0-2 of both", or per agent where they differ."""
+    done = {label: sorted(s) for label, s in seeds.items() if s}
+    if not done:
+        return "not started"
+    if len(done) == len(seeds) and len({tuple(s) for s in done.values()}) == 1:
+        return f"{_seed_list(next(iter(done.values())))} of {'both' if len(seeds) == 2 else 'each'}"
+    return join([f"{_seed_list(s)} of {AGENTS.get(label.split('@')[0], label)}" for label, s in done.items()])
+
+
+def _task_levels(task: str, etas: list[float | None]) -> str:
+    """"Breakout", or "Breakout (eta 0 and 1)" in a noise suite."""
+    return task if etas == [None] else f"{task} (eta {join([f'{eta:g}' for eta in etas])})"
+
+
+def progress(src: Sources) -> str:
+    """The running suites, counted from the result files (docs/benchmarks.md, "What remains"): runs done of
+    planned, what has run per task, the wall minutes per finished run and the command that resumes them."""
+    lines = []
+    suites = [(name, _suite_progress(src.root, suite, budget), budget) for name, suite, budget in RUNNING]
+    if not any(p["done"] for _, p, _ in suites):
+        raise MissingResults(f"no result file of the running suites under {src.root}")
+    for name, p, budget in suites:
+        # phrase -> task -> its reward-noise levels with that phrase ([None] outside the noise suites)
+        by_phrase: dict[str, dict[str, list[float | None]]] = {}
+        for (task, eta), seeds in p["cells"].items():
+            by_phrase.setdefault(_cell_phrase(seeds), {}).setdefault(task, []).append(eta)
+        steps = f"{budget // 1_000_000}M" if budget % 1_000_000 == 0 else f"{budget // 1000}k"
+        text = f"**{name}** ({steps} steps): {p['done']} of {p['planned']} runs"
+        if p["done"]:
+            text += "; " + "; ".join(f"{join([_task_levels(task, etas) for task, etas in tasks.items()])}: {phrase}"
+                                     for phrase, tasks in by_phrase.items())
+            lo, hi = min(p["minutes"]), max(p["minutes"])
+            text += f". Wall time per finished run: {lo:.0f}-{hi:.0f} minutes"
+        text += f". Resume: `{p['command']}`."
+        lines.append(bullet(text))
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- README: evidence so far
 def evidence(src: Sources) -> str:
     bullets: list[str] = []
@@ -1063,6 +1180,8 @@ BLOCKS: dict[str, tuple[str, Callable[[Sources], str]]] = {
     "noise_500k_reading": ("docs/benchmarks.md", noise_500k),
     "continuous_300k_reading": ("docs/benchmarks.md", suite_d_300k),
     "ppo_reading": ("docs/benchmarks.md", suite_e),
+    "progress": ("docs/benchmarks.md", progress),
+    "ppo_runs": ("docs/ppo.md", suite_e_runs),
 }
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -362,6 +362,64 @@ def test_suite_e_rule(tmp_path: Path):
     assert "**contradicted**" in reading(noise([0, 1, 2], 0.5, 0.9))
     assert not re.search(r"\[(-?\d[\d.]*), \1\]", evidence.suite_e(evidence.Sources(tmp_path)))
 
+
+def test_suite_e_runs_record(tmp_path: Path):
+    """docs/ppo.md's record of Suite E: each task's final returns per seed of both agents, the means and
+    on how many seeds HLGaussPPO ended ahead, and the largest clipped-target fraction."""
+    from benchmarks import evidence
+
+    with pytest.raises(evidence.MissingResults):
+        evidence.suite_e_runs(evidence.Sources(tmp_path))
+    for seed, (ppo, hl) in enumerate([(1020.0, 3000.0), (1010.0, 900.0), (1000.0, 3020.0)]):
+        _write(tmp_path, _fake_result("ppo", "Hopper-v5", "ppo", seed, ppo, steps=1_000_000))
+        result = _fake_result("ppo", "Hopper-v5", "ppo_hl_gauss", seed, hl, steps=1_000_000)
+        result["clip_fraction"] = 0.002 * seed
+        _write(tmp_path, result)
+    _write(tmp_path, _fake_result("ppo", "Walker2d-v5", "ppo", 0, 500.0, steps=1_000_000))  # one agent: no pair
+    analyze.analyze("ppo", tmp_path, steps=1_000_000, reps=200)
+    text = " ".join(evidence.suite_e_runs(evidence.Sources(tmp_path)).split())
+    assert ("**Hopper-v5** (MuJoCo, 1M steps), final return PPO / HLGaussPPO: seed 0 1020 / 3000; seed 1 1010 / "
+            "900; seed 2 1000 / 3020; means 1010 / 2307, HLGaussPPO ahead on 2 of 3 seeds.") in text
+    assert "Walker2d-v5" not in text
+    assert "at most 0.400% of a run's value targets" in text
+
+
+def test_progress_counts_the_result_files(tmp_path: Path):
+    """docs/benchmarks.md's "What remains": runs done of planned per running suite, counted from the result
+    files, what ran per task (and noise level), the wall minutes, and a command that resumes exactly that suite."""
+    from benchmarks import evidence
+    from benchmarks.suites import expand
+
+    with pytest.raises(evidence.MissingResults):
+        evidence.progress(evidence.Sources(tmp_path))
+
+    def write(suite, game, label, seed, steps, minutes, eta=0.0):
+        result = _fake_result(suite, game, label, seed, 1.0, steps=steps, eta=eta)
+        result["wall_time_s"] = 60.0 * minutes
+        _write(tmp_path, result)
+
+    for seed in (0, 1, 2):
+        for label in ("ppo", "ppo_hl_gauss"):
+            write("ppo", "Hopper-v5", label, seed, 1_000_000, 20 + seed)
+    write("ppo", "Walker2d-v5", "ppo", 0, 1_000_000, 31)
+    write("ppo", "Breakout", "ppo", 0, 100_000, 5)  # another budget than the suite's: not counted
+    for eta, labels in ((0.0, ("mse", "hl_gauss")), (1.0, ("mse",))):
+        for label in labels:
+            write("noise", "Breakout", label, 0, 500_000, 10, eta=eta)
+    text = " ".join(evidence.progress(evidence.Sources(tmp_path)).split())
+    assert ("**Suite E, MuJoCo** (1M steps): 7 of 30 runs; Hopper-v5: seeds 0-2 of both; HalfCheetah-v5: not "
+            "started; Walker2d-v5: seed 0 of PPO. Wall time per finished run: 20-31 minutes.") in text
+    assert "**Suite E, MinAtar** (2M steps): 0 of 20 runs. Resume: `python -m benchmarks.run --suite ppo --envs Breakout SpaceInvaders --jobs 2`" in text
+    assert ("**Suite B, reward noise** (500k steps): 3 of 48 runs; Breakout (eta 0): seed 0 of both; Breakout (eta 0.1 "
+            "and 0.3) and SpaceInvaders (eta 0, 0.1, 0.3 and 1): not started; Breakout (eta 1): seed 0 of MSE.") in text
+    assert "**Suite D, SAC on MuJoCo** (300k steps): 0 of 12 runs" in text
+    # Each bullet's command resumes exactly the runs it counts.
+    for (_, suite, budget), line in zip(evidence.RUNNING, evidence.progress(evidence.Sources(tmp_path)).split("\n- ")):
+        command = re.search(r"`python -m benchmarks.run --suite (\S+)(?: --envs ([^`]+?))? --jobs 2`", " ".join(line.split()))
+        assert command is not None and command.group(1) == suite, line
+        envs = command.group(2).split() if command.group(2) else None
+        assert [r.relpath for r in expand(suite, envs=envs)] == [r.relpath for r in expand(suite) if r.total_steps == budget]
+
 def test_generated_prose_matches_the_committed_results(tmp_path: Path):
     """README's evidence list and the docs' headline are what benchmarks/evidence.py writes from the results.
 
