@@ -893,6 +893,7 @@ def suite_e_runs(src: Sources) -> str:
         if not src.has(name):
             continue
         s = Summary(src[name])
+        tasks = 0
         for game in sorted(s.per_game):
             cells = s.per_game[game]
             if not {"ppo", "ppo_hl_gauss"} <= set(cells):
@@ -907,8 +908,9 @@ def suite_e_runs(src: Sources) -> str:
                 text += (f"; means {s.ret(game, 'ppo')} / {s.ret(game, 'ppo_hl_gauss')}, HLGaussPPO ahead on "
                          f"{ahead} of {len(both)} seeds")
             lines.append(bullet(text + "."))
+            tasks += 1
         clipped = s.data.get("clip_fraction_max", {}).get("ppo_hl_gauss")
-        if lines and clipped is not None:
+        if tasks and clipped is not None:
             lines.append(bullet(f"Targets clipped to HLGaussPPO's support ({group}): at most {clipped:.3%} of a "
                                 "run's value targets."))
     if not lines:
@@ -945,15 +947,18 @@ def _suite_progress(root: Path, suite: str, budget: int) -> dict[str, Any]:
     from benchmarks.run import pending_runs
     from benchmarks.suites import expand
 
+    def cell(r) -> tuple[str, float | None]:
+        return r.game, r.reward_noise if r.suite_uses_noise else None
+
     every = expand(suite)
     runs = [r for r in every if r.total_steps == budget]
     _, done = pending_runs(runs, root)
     cells: dict[tuple[str, float | None], dict[str, list[int]]] = {}
     for r in runs:
-        cells.setdefault((r.game, r.reward_noise if r.suite_uses_noise else None), {}).setdefault(r.label, [])
+        cells.setdefault(cell(r), {}).setdefault(r.label, [])
     minutes = []
     for r in done:
-        cells[(r.game, r.reward_noise if r.suite_uses_noise else None)][r.label].append(r.seed)
+        cells[cell(r)][r.label].append(r.seed)
         wall = json.loads((root / r.relpath).read_text()).get("wall_time_s")
         if wall is not None:
             minutes.append(wall / 60)
@@ -980,6 +985,8 @@ def _task_levels(task: str, etas: list[float | None]) -> str:
 def progress(src: Sources) -> str:
     """The running suites, counted from the result files (docs/benchmarks.md, "What remains"): runs done of
     planned, what has run per task, the wall minutes per finished run and the command that resumes them."""
+    from benchmarks.suites import _steps_label
+
     lines = []
     suites = [(name, _suite_progress(src.root, suite, budget), budget) for name, suite, budget in RUNNING]
     if not any(p["done"] for _, p, _ in suites):
@@ -989,13 +996,12 @@ def progress(src: Sources) -> str:
         by_phrase: dict[str, dict[str, list[float | None]]] = {}
         for (task, eta), seeds in p["cells"].items():
             by_phrase.setdefault(_cell_phrase(seeds), {}).setdefault(task, []).append(eta)
-        steps = f"{budget // 1_000_000}M" if budget % 1_000_000 == 0 else f"{budget // 1000}k"
-        text = f"**{name}** ({steps} steps): {p['done']} of {p['planned']} runs"
+        text = f"**{name}** ({_steps_label(budget)} steps): {p['done']} of {p['planned']} runs"
         if p["done"]:
             text += "; " + "; ".join(f"{join([_task_levels(task, etas) for task, etas in tasks.items()])}: {phrase}"
                                      for phrase, tasks in by_phrase.items())
-            lo, hi = min(p["minutes"]), max(p["minutes"])
-            text += f". Wall time per finished run: {lo:.0f}-{hi:.0f} minutes"
+            lo, hi = (f"{m:.0f}" for m in (min(p["minutes"]), max(p["minutes"])))
+            text += f". Wall time per finished run: {lo if lo == hi else f'{lo}-{hi}'} minutes"
         text += f". Resume: `{p['command']}`."
         lines.append(bullet(text))
     return "\n".join(lines)
