@@ -59,7 +59,7 @@ SOURCES = {
 
 NAMES = {"mse": "MSE", "huber": "Huber", "hl_gauss": "HL-Gauss", "two_hot": "Two-Hot", "c51": "C51",
          "categorical_mse": "Categorical + MSE", "hl_gauss@asym": "HL-Gauss on [-5, 105]",
-         "sac": "SAC", "sac_hl_gauss": "HLGaussSAC"}
+         "sac": "SAC", "sac_hl_gauss": "HLGaussSAC", "ppo": "PPO", "ppo_hl_gauss": "HLGaussPPO"}
 ORDER = ["mse", "huber", "hl_gauss", "two_hot", "c51", "categorical_mse", "hl_gauss@asym"]
 WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 FRACTIONS = {2: "half", 3: "a third", 4: "a quarter", 5: "a fifth", 10: "a tenth"}
@@ -928,8 +928,6 @@ RUNNING = (
     ("Suite E, MinAtar", "ppo", 2_000_000),
     ("Suite E, reward noise", "noise_ppo", 1_000_000),
 )
-#: Agent names of the running suites' labels (their tag after "@" left out).
-AGENTS = {**NAMES, "ppo": "PPO", "ppo_hl_gauss": "HLGaussPPO"}
 
 
 def _seed_list(seeds: list[int]) -> str:
@@ -959,9 +957,7 @@ def _suite_progress(root: Path, suite: str, budget: int) -> dict[str, Any]:
     minutes = []
     for r in done:
         cells[cell(r)][r.label].append(r.seed)
-        wall = json.loads((root / r.relpath).read_text()).get("wall_time_s")
-        if wall is not None:
-            minutes.append(wall / 60)
+        minutes.append(json.loads((root / r.relpath).read_text())["wall_time_s"] / 60)
     envs = sorted({r.game for r in runs}) if len(runs) < len(every) else []
     command = f"python -m benchmarks.run --suite {suite}" + (f" --envs {' '.join(envs)}" if envs else "") + " --jobs 2"
     return {"planned": len(runs), "done": len(done), "cells": cells, "minutes": minutes, "command": command}
@@ -974,7 +970,7 @@ def _cell_phrase(seeds: dict[str, list[int]]) -> str:
         return "not started"
     if len(done) == len(seeds) and len({tuple(s) for s in done.values()}) == 1:
         return f"{_seed_list(next(iter(done.values())))} of {'both' if len(seeds) == 2 else 'each'}"
-    return join([f"{_seed_list(s)} of {AGENTS.get(label.split('@')[0], label)}" for label, s in done.items()])
+    return join([f"{_seed_list(s)} of {NAMES.get(label.split('@')[0], label)}" for label, s in done.items()])
 
 
 def _task_levels(task: str, etas: list[float | None]) -> str:
