@@ -110,6 +110,30 @@ def algorithm_class(name: str) -> type:
     raise ValueError(f"Unknown algorithm {name!r}")
 
 
+def start_from_target_distribution(model: Any, value: float) -> None:
+    """Benchmark-only initialisation of a :class:`~sb3_hlgauss.HLGaussDQN` head (suite ``c51_init``): every
+    action's distribution starts as the loss's target distribution for the return ``value`` instead of the
+    uniform one that the zero-initialised output layer gives, in the online and the target network.
+
+    It is the initialisation of HLGaussPPO's value head (:class:`~sb3_hlgauss.common.on_policy.CategoricalValueHead`:
+    zero weights, bias the log of the target probabilities floored at its ``INITIAL_PROBS_FLOOR``), applied
+    to the Q-network's output layer, whose units are ``n_actions`` blocks of ``num_bins`` logits.
+    """
+    import torch as th
+
+    from sb3_hlgauss.common.on_policy import CategoricalValueHead
+
+    value_loss = model.value_loss
+    q_net = model.q_net
+    output = q_net.q_net[-1]
+    with th.no_grad():
+        probs = value_loss.to_probs(th.tensor([value], dtype=th.float64, device=value_loss.centers.device))[0]
+        logits = probs.clamp_min(CategoricalValueHead.INITIAL_PROBS_FLOOR).log()
+        output.weight.zero_()
+        output.bias.copy_(logits.repeat(q_net.n_actions))
+    model.q_net_target.load_state_dict(q_net.state_dict())
+
+
 #: Activation functions a suite may name in ``policy_kwargs`` (JSON-friendly strings).
 ACTIVATIONS = {"ReLU": "ReLU", "Tanh": "Tanh"}
 

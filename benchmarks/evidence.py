@@ -927,6 +927,7 @@ RUNNING = (
     ("Suite E, MuJoCo", "ppo", 1_000_000),
     ("Suite E, MinAtar", "ppo", 2_000_000),
     ("Suite E, reward noise", "noise_ppo", 1_000_000),
+    ("C51's initial distribution", "c51_init", 500_000),
 )
 
 

@@ -105,7 +105,13 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from benchmarks.algos import algorithm_class, make_env, resolve_policy_kwargs, resolve_schedules
+    from benchmarks.algos import (
+        algorithm_class,
+        make_env,
+        resolve_policy_kwargs,
+        resolve_schedules,
+        start_from_target_distribution,
+    )
 
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     kwargs = dict(spec.algo_kwargs)
@@ -113,6 +119,8 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
     # Env settings of the on-policy suites (as in the zoo): several envs, VecNormalize with the run's gamma.
     n_envs = kwargs.pop("n_envs", None)
     normalize = kwargs.pop("normalize", False)
+    # Suite c51_init: the categorical head starts from the target distribution of this return (not uniform).
+    initial_value = kwargs.pop("initial_value", None)
     vec_normalize = None
     if n_envs is None and not normalize:
         train_env = Monitor(make_env(spec.env_id, spec.seed, spec.reward_noise))
@@ -137,6 +145,8 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
         kwargs["policy_kwargs"] = resolve_policy_kwargs(kwargs["policy_kwargs"])
     kwargs = resolve_schedules(kwargs)
     model = algorithm_class(spec.algo)(policy, train_env, seed=spec.seed, device="cpu", verbose=0, **kwargs)
+    if initial_value is not None:
+        start_from_target_distribution(model, initial_value)
 
     evals: list[dict[str, Any]] = []
     timing = {"eval_s": 0.0}

@@ -470,3 +470,55 @@ def test_evidence_rules():
     assert compare((10, 2, 18), (5, 4, 6)) == "slightly ahead"  # only one estimate outside the other's CI
     assert compare((5.5, 4, 7), (5, 4, 6)) == "level"
     assert separates((0.7, 0.55, 0.8)) and not separates((0.57, 0.45, 0.71))
+
+
+def test_start_from_target_distribution():
+    """Suite c51_init's start: every action's distribution is the target distribution of the return, in both nets."""
+    import torch as th
+
+    from benchmarks.algos import start_from_target_distribution
+    from sb3_hlgauss import HLGaussDQN
+    from sb3_hlgauss.common.on_policy import CategoricalValueHead
+
+    model = HLGaussDQN("MlpPolicy", "CartPole-v1", loss="c51", v_min=-105.0, v_max=105.0, num_bins=420,
+                       value_transform="identity", learning_starts=16, batch_size=8, train_freq=4,
+                       policy_kwargs=dict(net_arch=[8]), seed=0, device="cpu")
+    obs = th.as_tensor(np.stack([model.env.observation_space.sample() for _ in range(5)]))
+    uniform = th.softmax(model.q_net(obs), dim=-1)
+    assert th.allclose(uniform, th.full_like(uniform, 1 / 420))  # the zero-initialised head's start
+    start_from_target_distribution(model, 2.0)
+    expected = model.value_loss.to_probs(th.tensor([2.0], dtype=th.float64))[0]
+    expected = expected.clamp_min(CategoricalValueHead.INITIAL_PROBS_FLOOR)
+    expected = (expected / expected.sum()).float()
+    for net in (model.q_net, model.q_net_target):
+        probs = th.softmax(net(obs), dim=-1)
+        assert probs.shape == (5, 2, 420) and th.allclose(probs, expected.expand_as(probs), atol=1e-6)
+        assert th.allclose(net.q_values(obs), th.full((5, 2), 2.0), atol=1e-4)
+    assert int((expected > 0.01).sum()) == 2  # two atoms (two-hot of 2.0), the rest at the floor
+    model.learn(64)  # trains from there
+    assert np.isfinite(model.logger.name_to_value["train/loss"])
+
+
+def test_c51_checks_apply_their_rules(tmp_path: Path):
+    """The two C51 checks (docs/benchmarks.md "C51's support") read their runs against Suite A's range."""
+    from benchmarks import c51_atoms
+
+    for game, (low, high) in {"Freeway": (51.5, 59.7), "Seaquest": (0.7, 3.0)}.items():
+        for label, final in (("mse", low), ("hl_gauss", high), ("two_hot", (low + high) / 2), ("c51", 0.0)):
+            _write(tmp_path, _fake_result("minatar", game, label, 0, final, steps=500_000))
+    table = c51_atoms.collect(tmp_path)
+    assert c51_atoms.verdict_initial(table).startswith("Not all runs are in yet")
+    assert "Freeway: none" in c51_atoms.verdict_initial(table)
+
+    def peaked(finals):
+        for (game, seed), final in finals.items():
+            _write(tmp_path, _fake_result("c51_init", game, "c51@peaked", seed, final, steps=500_000))
+        return c51_atoms.verdict_initial(c51_atoms.collect(tmp_path))
+
+    assert "Seaquest: 0" in peaked({("Freeway", 0): 55.0, ("Seaquest", 0): 1.0})
+    assert peaked({("Freeway", 1): 52.0, ("Seaquest", 1): 0.7}).startswith("**The uniform start held C51 back")
+    assert peaked({("Seaquest", 1): 0.4}).startswith("**Not resolved")  # one seed of one game below
+    verdict = peaked({("Freeway", 0): 10.0, ("Freeway", 1): 29.9, ("Seaquest", 0): 0.0, ("Seaquest", 1): 0.4})
+    assert verdict.startswith("**Not the initial distribution")
+    text = c51_atoms.markdown(c51_atoms.collect(tmp_path))
+    assert "| Freeway | 0.0 | 55.6 | - | - | 10.0, 29.9 | 51.5 | 59.7 |" in text and verdict in text
