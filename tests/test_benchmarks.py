@@ -499,6 +499,20 @@ def test_start_from_target_distribution():
     assert np.isfinite(model.logger.name_to_value["train/loss"])
 
 
+def test_runner_applies_the_initial_value(tmp_path: Path, monkeypatch):
+    """A suite's ``initial_value`` reaches start_from_target_distribution, not the algorithm's constructor."""
+    import dataclasses
+
+    from benchmarks import algos
+
+    started = []
+    monkeypatch.setattr(algos, "start_from_target_distribution", lambda model, value: started.append(value))
+    spec = expand("tiny", variants=["hl_gauss"])[0]
+    spec = dataclasses.replace(spec, algo_kwargs={**spec.algo_kwargs, "initial_value": 1.5})
+    result = run.execute(spec, tmp_path / spec.relpath)
+    assert started == [1.5] and result["spec"]["algo_kwargs"]["initial_value"] == 1.5
+
+
 def test_c51_checks_apply_their_rules(tmp_path: Path):
     """The two C51 checks (docs/benchmarks.md "C51's support") read their runs against Suite A's range."""
     from benchmarks import c51_atoms
