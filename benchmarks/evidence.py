@@ -765,13 +765,14 @@ def _suite_d_300k(src: Sources) -> dict[str, dict[str, Any]]:
         if "sac" not in cells or "sac_hl_gauss" not in cells:
             continue
         hl, sac = s.game_ci(game, "sac_hl_gauss"), s.game_ci(game, "sac")
-        seeds = min(len(s.seeds(game, "sac_hl_gauss")), len(s.seeds(game, "sac")))
+        n_hl, n_sac = len(s.seeds(game, "sac_hl_gauss")), len(s.seeds(game, "sac"))
+        seeds = min(n_hl, n_sac)
         at_30k = None
         if early is not None and {"sac", "sac_hl_gauss"} <= set(early.per_game.get(game, {})):
             at_30k = _ahead_level_behind(early.game_ci(game, "sac_hl_gauss"), early.game_ci(game, "sac"))
         verdict = _ahead_level_behind(hl, sac) if seeds >= SUITE_D_300K_SEEDS else None
-        out[game] = {"hl": hl, "sac": sac, "seeds": seeds, "at_30k": at_30k, "verdict": verdict,
-                     "digits": s.digits(game)}
+        out[game] = {"hl": hl, "sac": sac, "seeds": seeds, "n_hl": n_hl, "n_sac": n_sac, "at_30k": at_30k,
+                     "verdict": verdict, "digits": s.digits(game)}
     return out
 
 
@@ -789,9 +790,11 @@ def suite_d_300k(src: Sources) -> str:
         raise MissingResults("Suite D at 300k has no task with both SAC and HLGaussSAC")
     lines = []
     for game, r in res.items():
-        n, d = r["seeds"], r["digits"]
-        text = (f"**{game}** ({plural(n, 'seed')} of each): final return HLGaussSAC {_with_ci(r['hl'], n, d)} vs SAC "
-                f"{_with_ci(r['sac'], n, d)}. ")
+        d = r["digits"]
+        runs = (f"{plural(r['n_hl'], 'seed')} of each" if r["n_hl"] == r["n_sac"]
+                else f"{plural(r['n_hl'], 'seed')} of HLGaussSAC, {r['n_sac']} of SAC")
+        text = (f"**{game}** ({runs}): final return HLGaussSAC {_with_ci(r['hl'], r['n_hl'], d)} vs SAC "
+                f"{_with_ci(r['sac'], r['n_sac'], d)}. ")
         if r["verdict"] is None:
             at_30k = f"At 30k HLGaussSAC was {r['at_30k']}. " if r["at_30k"] else ""
             text += f"{at_30k}No reading yet: the rule waits for {words(SUITE_D_300K_SEEDS)} seeds of both."

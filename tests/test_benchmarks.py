@@ -298,6 +298,11 @@ def test_suite_d_300k_rule(tmp_path: Path):
     text = reading(src)
     assert "No reading yet" in text and "8000 (1 run)" in text and "At 30k HLGaussSAC was ahead" in text
     assert evidence._ev_suite_d_300k(src) is None
+    # One agent a seed ahead: each agent's own count, and its CI over its own seeds.
+    _write(tmp_path, _fake_result("continuous", "HalfCheetah-v5", "sac_hl_gauss", 1, 8010.0, steps=300_000))
+    analyze.analyze("continuous", tmp_path, steps=300_000, reps=200)
+    text = reading(evidence.Sources(tmp_path))
+    assert "(2 seeds of HLGaussSAC, 1 of SAC)" in text and "HLGaussSAC 8005 [8000, 8010] vs SAC 6020 (1 run)" in text
     src = runs([1, 2], 8000.0, 6000.0)
     read = evidence._suite_d_300k(src)
     assert read["HalfCheetah-v5"]["verdict"] == "ahead" and read["Hopper-v5"]["verdict"] == "level"
