@@ -1002,7 +1002,8 @@ def progress(src: Sources) -> str:
                                      for phrase, tasks in by_phrase.items())
             lo, hi = (f"{m:.0f}" for m in (min(p["minutes"]), max(p["minutes"])))
             text += f". Wall time per finished run: {lo if lo == hi else f'{lo}-{hi}'} minutes"
-        text += f". Resume: `{p['command']}`."
+        # A finished suite has nothing to resume: say so rather than give a command that runs nothing.
+        text += ". All done." if p["done"] == p["planned"] else f". Resume: `{p['command']}`."
         lines.append(bullet(text))
     return "\n".join(lines)
 

@@ -411,6 +411,9 @@ def test_progress_counts_the_result_files(tmp_path: Path):
     for eta, labels in ((0.0, ("mse", "hl_gauss")), (1.0, ("mse",))):
         for label in labels:
             write("noise", "Breakout", label, 0, 500_000, 10, eta=eta)
+    for game in ("Freeway", "Seaquest"):  # every run of suite c51_init
+        for seed in (0, 1):
+            write("c51_init", game, "c51@peaked", seed, 500_000, 14 + seed)
     text = " ".join(evidence.progress(evidence.Sources(tmp_path)).split())
     assert ("**Suite E, MuJoCo** (1M steps): 7 of 30 runs; Hopper-v5: seeds 0-2 of both; HalfCheetah-v5: not "
             "started; Walker2d-v5: seed 0 of PPO. Wall time per finished run: 20-31 minutes.") in text
@@ -418,8 +421,13 @@ def test_progress_counts_the_result_files(tmp_path: Path):
     assert ("**Suite B, reward noise** (500k steps): 3 of 48 runs; Breakout (eta 0): seed 0 of both; Breakout (eta 0.1 "
             "and 0.3) and SpaceInvaders (eta 0, 0.1, 0.3 and 1): not started; Breakout (eta 1): seed 0 of MSE.") in text
     assert "**Suite D, SAC on MuJoCo** (300k steps): 0 of 12 runs" in text
+    # A finished suite gives no command (there is nothing left to resume).
+    assert ("**C51's initial distribution** (500k steps): 4 of 4 runs; Freeway and Seaquest: seeds 0 and 1 of "
+            "each. Wall time per finished run: 14-15 minutes. All done.") in text
     # Each bullet's command resumes exactly the runs it counts.
     for (_, suite, budget), line in zip(evidence.RUNNING, evidence.progress(evidence.Sources(tmp_path)).split("\n- ")):
+        if line.endswith("All done."):
+            continue
         command = re.search(r"`python -m benchmarks.run --suite (\S+)(?: --envs ([^`]+?))? --jobs 2`", " ".join(line.split()))
         assert command is not None and command.group(1) == suite, line
         envs = command.group(2).split() if command.group(2) else None
