@@ -150,7 +150,11 @@ def _plot(agg, params, path: Path, budget: str, n_games: int) -> None:
         y = [p[0] for p in points]
         err = [[p[0] - p[1] for p in points], [p[2] - p[0] for p in points]]
         ax.errorbar(xs, y, yerr=err, marker="o", capsize=3, label=name)
+        for x, value, width in zip(xs, y, WIDTHS):
+            ax.annotate(width, (x, value), textcoords="offset points", xytext=(6, -10), fontsize=8)
     ax.set_xscale("log")
+    # Label the decades only: the minor ticks' labels (2x10^5, 3x10^5, ...) overlap on a narrow plot.
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("Q-network parameters" if params else "width (x1, x4)")
     ax.set_ylabel("IQM normalised score")
     ax.set_title(f"Suite S: capacity, {budget} steps, {n_games} games")
