@@ -142,6 +142,7 @@ def _plot(agg, params, path: Path, budget: str, n_games: int) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for loss, name in LOSSES.items():
@@ -154,7 +155,7 @@ def _plot(agg, params, path: Path, budget: str, n_games: int) -> None:
             ax.annotate(width, (x, value), textcoords="offset points", xytext=(6, -10), fontsize=8)
     ax.set_xscale("log")
     # Label the decades only: the minor ticks' labels (2x10^5, 3x10^5, ...) overlap on a narrow plot.
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("Q-network parameters" if params else "width (x1, x4)")
     ax.set_ylabel("IQM normalised score")
     ax.set_title(f"Suite S: capacity, {budget} steps, {n_games} games")
