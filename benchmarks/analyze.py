@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import sys
+import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -278,9 +279,10 @@ def noise_table(table, reps: int = 2000, seed: int = 0) -> dict[tuple[str, str],
     """(game, label) -> eta -> (relative final return, CI low, CI high, n): mean(eta) / mean(eta=0).
 
     ``n`` is the smaller of the two seed counts; a ratio with ``n == 1`` is printed without an interval.
+    Each cell draws from its own generator, keyed by its name, so a run added to one cell leaves the
+    intervals of the others as they were.
     """
     out: dict[tuple[str, str], dict[float, tuple[float, float, float, int]]] = defaultdict(dict)
-    rng = np.random.default_rng(seed)
     for key, by_label in table.items():
         game, _, eta = key.partition("|")
         for label, seeds in by_label.items():
@@ -291,6 +293,7 @@ def noise_table(table, reps: int = 2000, seed: int = 0) -> dict[tuple[str, str],
             denom = b.mean()
             if denom == 0:
                 continue
+            rng = np.random.default_rng([seed, zlib.crc32(f"{key}|{label}".encode())])
             ratios = x[rng.integers(0, len(x), (reps, len(x)))].mean(1) / b[rng.integers(0, len(b), (reps, len(b)))].mean(1)
             lo, hi = np.quantile(ratios, [0.025, 0.975])
             # n: the fewer runs of the two means; with one run on either side there is nothing to resample.

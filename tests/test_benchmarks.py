@@ -173,6 +173,20 @@ def test_analysis_reward_noise(tmp_path: Path):
     assert row == "| Breakout | MSE | 1.00 (n=1) | 0.50 (n=1) |"
 
 
+def test_noise_table_cells_resample_independently():
+    """A run added to one cell leaves every other cell's interval as it was (regenerated pages change only where results did)."""
+    table = {
+        "Breakout|0": {"mse": {0: 6.0, 1: 7.0, 2: 5.0}, "hl_gauss": {0: 10.0, 1: 12.0, 2: 9.0}},
+        # HL-Gauss first: with one generator for the whole table its new run would shift MSE's draws.
+        "Breakout|1": {"hl_gauss": {0: 9.0, 1: 8.0}, "mse": {0: 5.0, 1: 4.0, 2: 5.5}},
+    }
+    before = analyze.noise_table(table, reps=300)
+    table["Breakout|1"]["hl_gauss"][2] = 10.0
+    after = analyze.noise_table(table, reps=300)
+    assert after[("Breakout", "mse")] == before[("Breakout", "mse")]
+    assert after[("Breakout", "hl_gauss")][1.0] != before[("Breakout", "hl_gauss")][1.0]
+
+
 def test_bootstrap_ci():
     mean, lo, hi = analyze.bootstrap_mean_ci([1.0, 2.0, 3.0, 4.0], reps=200)
     assert mean == 2.5 and lo < mean < hi
