@@ -174,7 +174,8 @@ def test_analysis_reward_noise(tmp_path: Path):
 
 
 def test_noise_table_cells_resample_independently():
-    """A run added to one cell leaves every other cell's interval as it was (regenerated pages change only where results did)."""
+    """A run added to one cell leaves every other cell's interval as it was, so a regenerated page changes
+    only where results did."""
     table = {
         "Breakout|0": {"mse": {0: 6.0, 1: 7.0, 2: 5.0}, "hl_gauss": {0: 10.0, 1: 12.0, 2: 9.0}},
         # HL-Gauss first: with one generator for the whole table its new run would shift MSE's draws.
