@@ -354,18 +354,19 @@ def _c51_500k(src: Sources, s: Summary) -> str:
     out = ""
     budget = s.data["budget"]
     for g in s.games:
-        seeds = s.seeds(g, "c51")
-        if len(seeds) != 1:
+        runs = [src.raw(f"minatar/{budget}/{g}/c51/seed{k}.json") for k in sorted(s.seeds(g, "c51"))]
+        if not runs or None in runs:
             continue
-        run = src.raw(f"minatar/{budget}/{g}/c51/seed{next(iter(seeds))}.json")
-        if run is None:
-            continue
-        evals = [e["mean"] for e in run["evals"] if e["step"] >= run["spec"]["total_steps"] / 2]
+        # Unsteady: in every seed, the second-half evaluations fall below half their best.
+        halves = [[e["mean"] for e in run["evals"] if e["step"] >= run["spec"]["total_steps"] / 2] for run in runs]
+        unsteady = all(h and max(h) > 0 and min(h) < 0.5 * max(h) for h in halves)
         others = [s.mean(g, lb) for lb in s.per_game[g] if lb != "c51"]
-        if evals and max(evals) > 0 and min(evals) < 0.5 * max(evals) and s.mean(g, "c51") < min(others):
+        if unsteady and s.mean(g, "c51") < min(others):
             d = s.digits(g)
-            out += (f" C51 never learned {g} steadily (its evaluations swing between {min(evals):.0f} and "
-                    f"{max(evals):.0f}; final {num(s.mean(g, 'c51'), d)} against {min(others):.0f}-{max(others):.0f}"
+            lo, hi = min(min(h) for h in halves), max(max(h) for h in halves)
+            where = "its evaluations" if len(runs) == 1 else f"in each of its {words(len(runs))} seeds, evaluations"
+            out += (f" C51 never learned {g} steadily ({where} swing between {lo:.0f} and {hi:.0f}; "
+                    f"final {num(s.mean(g, 'c51'), d)} against {min(others):.0f}-{max(others):.0f}"
                     " for the other losses)")
     zeros = [g for g in s.games if s.mean(g, "c51") < 0.005]
     if zeros:

@@ -564,3 +564,26 @@ def test_c51_checks_apply_their_rules(tmp_path: Path):
     assert verdict.startswith("**Not the initial distribution")
     text = c51_atoms.markdown(c51_atoms.collect(tmp_path))
     assert "| Freeway | 0.0 | 55.6 | - | - | 10.0, 29.9 | 51.5 | 59.7 |" in text and verdict in text
+
+
+def test_c51_unsteady_reading_needs_every_seed_to_swing(tmp_path: Path):
+    """The 500k headline calls C51 unsteady on a game only if every seed's second-half evaluations swing."""
+    from benchmarks import evidence
+    from benchmarks.suites import MINATAR_GAMES
+
+    def c51(seed, second_half):
+        result = _fake_result("minatar", "Freeway", "c51", seed, second_half[-1], steps=500_000)
+        steps = (250_000, 375_000, 500_000)
+        result["evals"] = [{"step": s, "mean": m, "returns": [m]} for s, m in zip(steps, second_half)]
+        _write(tmp_path, result)
+        analyze.analyze("minatar", tmp_path, steps=500_000, reps=50)
+        src = evidence.Sources(tmp_path)
+        return evidence._c51_500k(src, evidence.Summary(src["minatar_500k"]))
+
+    for game in MINATAR_GAMES:
+        for label in ("mse", "hl_gauss"):
+            _write(tmp_path, _fake_result("minatar", game, label, 0, 50.0, steps=500_000))
+        _write(tmp_path, _fake_result("minatar", game, "c51", 0, 10.0, steps=500_000))  # steady: evaluations 5, 10
+    assert "swing between 0 and 27" in c51(0, [0.0, 27.0, 17.0])
+    assert "in each of its two seeds, evaluations swing between 0 and 27" in c51(1, [5.0, 20.0, 11.0])
+    assert "steadily" not in c51(1, [18.0, 20.0, 19.0])  # one steady seed: no claim
