@@ -217,6 +217,15 @@ def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
     out = tmp_path / "capacity" / "500k" / "summary"
     assert (out / "capacity.png").stat().st_size > 0 and "IQM(HL-Gauss) - IQM(MSE)" in (out / "capacity.md").read_text()
 
+    assert "The rule (above) is read" not in (out / "capacity.md").read_text()  # 3 seeds everywhere: read
+
+    # Two seeds in the x4 cells: CIs are given, but the rule still waits for the third seed.
+    for path in (tmp_path / "capacity").rglob("seed2.json"):
+        path.unlink()
+    summary = capacity.analyze_capacity(tmp_path, 500_000, reps=200)
+    assert summary["change_x1_to_x4"][1] is not None
+    assert "read once every cell has 3 seeds" in (out / "capacity.md").read_text()
+
     # One seed in the x4 cells: its bootstrap would be a point, so no CI is reported for x4 or the change.
     for path in (tmp_path / "capacity").rglob("seed[12].json"):
         path.unlink()
