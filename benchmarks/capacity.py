@@ -58,6 +58,21 @@ def difference_ci(
     return statistic(lambda m: m), float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))
 
 
+def rule_verdict(change: tuple[float, float, float]) -> str:
+    """The rule fixed before the runs (docs/benchmarks.md, Suite S) on the change of HL-Gauss - MSE from x1 to
+    x4 and its 95% CI: the claim holds if the CI lies above 0, is contradicted if it lies below 0."""
+    if change[1] > 0:
+        return "holds"
+    if change[2] < 0:
+        return "contradicted"
+    return "not resolved at this scale"
+
+
+def gain_phrase(gain: tuple[float, float, float]) -> str:
+    """How one loss's IQM moves from x1 to x4, by the 95% CI of the move."""
+    return "improves" if gain[1] > 0 else "gets worse" if gain[2] < 0 else "does not change measurably"
+
+
 def parameter_counts() -> dict[str, dict[str, float]]:
     """Mean parameter count over the five games of each (loss, width) network (None if MinAtar is missing)."""
     import copy
@@ -96,7 +111,8 @@ def analyze_capacity(results_dir: Path = RESULTS_DIR, steps: int = 500_000, reps
     games = sorted(g for g in table if all(table[g].get(label) for label in labels))
     out_dir = Path(results_dir) / "capacity" / budget / "summary"
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, Any] = {"budget": budget, "games": games, "runs": {l: sum(len(table[g].get(l, {})) for g in table) for l in labels}}
+    summary: dict[str, Any] = {"budget": budget, "games": games, "runs": {l: sum(len(table[g].get(l, {})) for g in table) for l in labels},
+                               "reading": None}
     lines = [f"# Suite S (capacity), {budget} env steps per run", ""]
     if not games:
         lines.append("No game has runs of every (loss, width) cell yet.")
@@ -110,7 +126,10 @@ def analyze_capacity(results_dir: Path = RESULTS_DIR, steps: int = 500_000, reps
         change = difference_ci(
             [(matrices["hl_gauss@x4"], matrices["mse@x4"], 1.0), (matrices["hl_gauss"], matrices["mse"], -1.0)], reps, seed=1
         )
-        summary.update(difference=differences, change_x1_to_x4=change)
+        # The rule's other question: does each loss improve from x1 to x4 at all (the paper: MSE stops improving)?
+        gains = {loss: difference_ci([(matrices[loss + "@x4"], matrices[loss], 1.0)], reps, seed=2 + i)
+                 for i, loss in enumerate(LOSSES)}
+        summary.update(difference=differences, change_x1_to_x4=change, gain_x1_to_x4=gains)
         lines += [f"Games with every cell: {len(games)} ({', '.join(games)}). IQM of normalised scores, 95% stratified-bootstrap CIs.", ""]
         lines += ["| loss | width | runs x games | parameters | IQM |", "|---|---|---|---|---|"]
         for width, suffix in WIDTHS.items():
@@ -128,13 +147,27 @@ def analyze_capacity(results_dir: Path = RESULTS_DIR, steps: int = 500_000, reps
         lines += ["", "| width | IQM(HL-Gauss) - IQM(MSE) |", "|---|---|"]
         for width, value in differences.items():
             lines.append(f"| {width} | {fmt(value, width in single)} |")
-        lines += ["", f"Change of the difference from x1 to x4: {fmt(change, bool(single))}."]
+        lines += ["", f"Change of the difference from x1 to x4: {fmt(change, bool(single))}.", "",
+                  "Gain from x1 to x4 (IQM at x4 - IQM at x1): "
+                  + ", ".join(f"{LOSSES[loss]} {fmt(gain, bool(single))}" for loss, gain in gains.items()) + "."]
         if single:
             summary.update(difference={w: (v if w not in single else (v[0], None, None)) for w, v in differences.items()},
-                           change_x1_to_x4=(change[0], None, None))
+                           change_x1_to_x4=(change[0], None, None),
+                           gain_x1_to_x4={loss: (g[0], None, None) for loss, g in gains.items()})
         # Two seeds give a CI, but the rule waits for every planned seed: say so until then.
         if min(m.shape[0] for m in matrices.values()) < RULE_SEEDS:
             lines += ["", f"The rule (above) is read once every cell has {RULE_SEEDS} seeds."]
+            summary["reading"] = None
+        else:
+            verdict = rule_verdict(change)
+            where = {"holds": "lies above 0", "contradicted": "lies below 0"}.get(verdict, "contains 0")
+            mse = gains["mse"]
+            lines += ["", f"**Reading, by the rule (above), with {RULE_SEEDS} or more seeds in every cell: the claim "
+                      f"{'is ' if verdict != 'holds' else ''}{verdict}.** The CI of the change {where}. MSE "
+                      f"{gain_phrase(mse)} from x1 to x4 ({fmt(mse, False)})"
+                      + (", so it has not stopped improving at this width." if gain_phrase(mse) == "improves" else ".")]
+            summary["reading"] = {"verdict": verdict, "mse_from_x1_to_x4": gain_phrase(mse),
+                                  "hl_gauss_from_x1_to_x4": gain_phrase(gains["hl_gauss"])}
         _plot(agg, params, out_dir / "capacity.png", budget, len(games))
     (out_dir / "capacity.md").write_text("\n".join(lines) + "\n")
     (out_dir / "capacity.json").write_text(json.dumps(summary, indent=1))

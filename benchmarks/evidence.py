@@ -55,6 +55,8 @@ SOURCES = {
     "ppo": "ppo/1M/summary/summary.json",
     "ppo_minatar": "ppo/2M/summary/summary.json",
     "noise_ppo": "noise_ppo/1M/summary/summary.json",
+    # Suite S (benchmarks/capacity.py): Suite A's x1 runs with the x4 runs
+    "capacity": "capacity/500k/summary/capacity.json",
 }
 
 NAMES = {"mse": "MSE", "huber": "Huber", "hl_gauss": "HL-Gauss", "two_hot": "Two-Hot", "c51": "C51",
@@ -346,7 +348,38 @@ def headline_500k(src: Sources) -> str:
     if max(cat, key=lambda lb: s.iqm(lb)[0]) == "hl_gauss" and len(cat) > 1:
         text += f" HL-Gauss is the best of the {words(len(cat))} categorical losses here, as in the paper."
     lines.append(bullet(text))
+    capacity = _capacity(src)
+    if capacity is not None:
+        lines.append(bullet(capacity))
     return "\n".join(lines)
+
+
+#: benchmarks.capacity's word for how a loss's IQM moves from x1 to x4 -> the verb for "widening ... <loss>".
+WIDENING = {"improves": "improved", "gets worse": "worsened", "does not change measurably": "did not measurably change"}
+
+
+def signed_ci(x) -> str:
+    return f"{x[0]:+.2f} [{x[1]:+.2f}, {x[2]:+.2f}]"
+
+
+def _capacity(src: Sources) -> str | None:
+    """Suite S's reading in one paragraph; None until its rule has been applied (every cell at its planned seeds)."""
+    if not src.has("capacity"):
+        return None
+    c = src["capacity"]
+    if c.get("reading") is None:
+        return None
+    iqm, diff, gain, reading = c["iqm"], c["difference"], c["gain_x1_to_x4"], c["reading"]
+    seeds = min(c["runs"].values()) // len(c["games"])
+    verdict = reading["verdict"]
+    return (f"**Capacity (Suite S, MinAtar at {c['budget']} steps, {words(seeds)} or more seeds x "
+            f"{words(len(c['games']))} games, the MinAtar network (x1) and one 4x wider (x4)):** IQM(HL-Gauss) - "
+            f"IQM(MSE) was {signed_ci(diff['x1'])} at x1 and {signed_ci(diff['x4'])} at x4, a change of "
+            f"{signed_ci(c['change_x1_to_x4'])}: the paper's claim that HL-Gauss's gain over MSE grows with capacity "
+            f"{'' if verdict == 'holds' else 'is '}**{verdict}**, by the rule fixed before the runs. Widening "
+            f"{WIDENING[reading['mse_from_x1_to_x4']]} MSE ({num(iqm['mse'][0], 2)} to {num(iqm['mse@x4'][0], 2)}, "
+            f"{signed_ci(gain['mse'])}) and {WIDENING[reading['hl_gauss_from_x1_to_x4']]} HL-Gauss "
+            f"({num(iqm['hl_gauss'][0], 2)} to {num(iqm['hl_gauss@x4'][0], 2)}, {signed_ci(gain['hl_gauss'])}).")
 
 
 def _c51_500k(src: Sources, s: Summary) -> str:
@@ -1014,7 +1047,7 @@ def evidence(src: Sources) -> str:
     bullets: list[str] = []
     for name, fn in (("minatar_500k", _ev_500k), ("minatar_defaults", _ev_defaults), ("minatar_100k", _ev_100k), ("noise", _ev_noise), ("noise_500k", _ev_noise_500k),
                      ("plasticity", _ev_plasticity), ("continuous", _ev_sac), ("continuous_300k", _ev_suite_d_300k),
-                     ("ppo", _ev_suite_e), ("dqn_throughput", _ev_throughput)):
+                     ("ppo", _ev_suite_e), ("capacity", _capacity), ("dqn_throughput", _ev_throughput)):
         text = fn(src) if src.has(name) else None
         if text is not None:
             bullets.append(bullet(text))

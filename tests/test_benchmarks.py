@@ -218,6 +218,19 @@ def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
     assert (out / "capacity.png").stat().st_size > 0 and "IQM(HL-Gauss) - IQM(MSE)" in (out / "capacity.md").read_text()
 
     assert "The rule (above) is read" not in (out / "capacity.md").read_text()  # 3 seeds everywhere: read
+    # HL-Gauss's lead grows from +2 to +9 returns on tight seeds: the change's CI lies above 0, the claim holds.
+    assert summary["change_x1_to_x4"][1] > 0 and summary["reading"]["verdict"] == "holds"
+    # MSE moves by 1 return against a seed spread of 2 (CI contains 0); HL-Gauss by 8 (CI above 0).
+    reading, gains = summary["reading"], summary["gain_x1_to_x4"]
+    assert reading["mse_from_x1_to_x4"] == "does not change measurably" and gains["mse"][1] <= 0 <= gains["mse"][2]
+    assert reading["hl_gauss_from_x1_to_x4"] == "improves" and gains["hl_gauss"][1] > 0
+    assert "the claim holds.**" in (out / "capacity.md").read_text()
+    from benchmarks import evidence
+
+    sentence = " ".join(evidence._capacity(evidence.Sources(tmp_path)).split())
+    assert "grows with capacity **holds**, by the rule" in sentence and "Widening did not measurably change MSE" in sentence
+    assert "improved HL-Gauss" in sentence
+    assert f"{summary['change_x1_to_x4'][0]:+.2f}" in sentence
 
     # Two seeds in the x4 cells: CIs are given, but the rule still waits for the third seed.
     for path in (tmp_path / "capacity").rglob("seed2.json"):
@@ -225,6 +238,7 @@ def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
     summary = capacity.analyze_capacity(tmp_path, 500_000, reps=200)
     assert summary["change_x1_to_x4"][1] is not None
     assert "read once every cell has 3 seeds" in (out / "capacity.md").read_text()
+    assert summary["reading"] is None and evidence._capacity(evidence.Sources(tmp_path)) is None  # no README bullet yet
 
     # One seed in the x4 cells: its bootstrap would be a point, so no CI is reported for x4 or the change.
     for path in (tmp_path / "capacity").rglob("seed[12].json"):
@@ -232,6 +246,32 @@ def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
     summary = capacity.analyze_capacity(tmp_path, 500_000, reps=200)
     assert summary["difference"]["x4"][1] is None and summary["change_x1_to_x4"][1:] == (None, None)
     assert summary["difference"]["x1"][1] is not None and "no CI" in (out / "capacity.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "x4_finals, verdict",
+    [((11.0, 4.0), "contradicted"),  # HL-Gauss falls behind MSE at x4: the change's CI lies below 0
+     ((11.0, 14.0), "not resolved at this scale")],  # the same +2 lead at both widths, noisy seeds: CI contains 0
+)
+def test_capacity_rule_reads_each_outcome(tmp_path: Path, x4_finals, verdict):
+    """Suite S's rule, fixed before the runs, on the change of HL-Gauss - MSE from x1 to x4 (docs/benchmarks.md)."""
+    from benchmarks import capacity, evidence
+
+    finals = {("mse", ""): 10.0, ("hl_gauss", ""): 12.0, ("mse", "@x4"): x4_finals[0], ("hl_gauss", "@x4"): x4_finals[1]}
+    spread = 0.5 if verdict == "contradicted" else 6.0
+    for game in ("Breakout", "Freeway"):
+        for (loss, suffix), final in finals.items():
+            suite = "capacity" if suffix else "minatar"
+            for seed in (0, 1, 2):
+                path = tmp_path / suite / "500k" / game / f"{loss}{suffix}" / f"seed{seed}.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(_fake_result(suite, game, loss + suffix, seed, final + spread * seed, steps=500_000)))
+    summary = capacity.analyze_capacity(tmp_path, 500_000, reps=300)
+    lo, hi = summary["change_x1_to_x4"][1:]
+    assert summary["reading"]["verdict"] == verdict == capacity.rule_verdict((0.0, lo, hi))
+    assert (hi < 0) if verdict == "contradicted" else (lo <= 0 <= hi)
+    text = " ".join(evidence._capacity(evidence.Sources(tmp_path)).split())
+    assert f"grows with capacity is **{verdict}**" in text
 
 
 def test_defaults_check_applies_its_rule_at_three_seeds(tmp_path: Path):
