@@ -157,16 +157,15 @@ def analyze_capacity(results_dir: Path = RESULTS_DIR, steps: int = 500_000, reps
         # Two seeds give a CI, but the rule waits for every planned seed: say so until then.
         if min(m.shape[0] for m in matrices.values()) < RULE_SEEDS:
             lines += ["", f"The rule (above) is read once every cell has {RULE_SEEDS} seeds."]
-            summary["reading"] = None
         else:
             verdict = rule_verdict(change)
             where = {"holds": "lies above 0", "contradicted": "lies below 0"}.get(verdict, "contains 0")
-            mse = gains["mse"]
+            mse_moves = gain_phrase(gains["mse"])
             lines += ["", f"**Reading, by the rule (above), with {RULE_SEEDS} or more seeds in every cell: the claim "
                       f"{'is ' if verdict != 'holds' else ''}{verdict}.** The CI of the change {where}. MSE "
-                      f"{gain_phrase(mse)} from x1 to x4 ({fmt(mse, False)})"
-                      + (", so it has not stopped improving at this width." if gain_phrase(mse) == "improves" else ".")]
-            summary["reading"] = {"verdict": verdict, "mse_from_x1_to_x4": gain_phrase(mse),
+                      f"{mse_moves} from x1 to x4 ({fmt(gains['mse'], False)})"
+                      + (", so it has not stopped improving at this width." if mse_moves == "improves" else ".")]
+            summary["reading"] = {"verdict": verdict, "mse_from_x1_to_x4": mse_moves,
                                   "hl_gauss_from_x1_to_x4": gain_phrase(gains["hl_gauss"])}
         _plot(agg, params, out_dir / "capacity.png", budget, len(games))
     (out_dir / "capacity.md").write_text("\n".join(lines) + "\n")

@@ -194,18 +194,23 @@ def test_bootstrap_ci():
     assert analyze.bootstrap_mean_ci([3.0]) == (3.0, 3.0, 3.0)
 
 
-def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
-    """Suite S's x1 cells are Suite A's runs; the difference HL-Gauss - MSE is reported per width with CIs."""
-    from benchmarks import capacity
-
-    finals = {("mse", ""): 10.0, ("hl_gauss", ""): 12.0, ("mse", "@x4"): 11.0, ("hl_gauss", "@x4"): 20.0}
+def _write_capacity_runs(tmp_path: Path, finals: dict[tuple[str, str], float], spread: float = 1.0) -> None:
+    """Seeds 0-2 of each (loss, width suffix) cell on two games, final return ``final + spread * seed``; the x1
+    cells go where Suite A's runs are, the x4 cells where Suite S's are."""
     for game in ("Breakout", "Freeway"):
         for (loss, suffix), final in finals.items():
             suite = "capacity" if suffix else "minatar"
             for seed in (0, 1, 2):
                 path = tmp_path / suite / "500k" / game / f"{loss}{suffix}" / f"seed{seed}.json"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(_fake_result(suite, game, loss + suffix, seed, final + seed, steps=500_000)))
+                path.write_text(json.dumps(_fake_result(suite, game, loss + suffix, seed, final + spread * seed, steps=500_000)))
+
+
+def test_capacity_analysis_reads_suite_a_and_suite_s(tmp_path: Path):
+    """Suite S's x1 cells are Suite A's runs; the difference HL-Gauss - MSE is reported per width with CIs."""
+    from benchmarks import capacity
+
+    _write_capacity_runs(tmp_path, {("mse", ""): 10.0, ("hl_gauss", ""): 12.0, ("mse", "@x4"): 11.0, ("hl_gauss", "@x4"): 20.0})
     summary = capacity.analyze_capacity(tmp_path, 500_000, reps=200)
     assert summary["games"] == ["Breakout", "Freeway"]
     (d1, lo1, hi1), (d4, lo4, hi4) = summary["difference"]["x1"], summary["difference"]["x4"]
@@ -258,14 +263,7 @@ def test_capacity_rule_reads_each_outcome(tmp_path: Path, x4_finals, verdict):
     from benchmarks import capacity, evidence
 
     finals = {("mse", ""): 10.0, ("hl_gauss", ""): 12.0, ("mse", "@x4"): x4_finals[0], ("hl_gauss", "@x4"): x4_finals[1]}
-    spread = 0.5 if verdict == "contradicted" else 6.0
-    for game in ("Breakout", "Freeway"):
-        for (loss, suffix), final in finals.items():
-            suite = "capacity" if suffix else "minatar"
-            for seed in (0, 1, 2):
-                path = tmp_path / suite / "500k" / game / f"{loss}{suffix}" / f"seed{seed}.json"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(_fake_result(suite, game, loss + suffix, seed, final + spread * seed, steps=500_000)))
+    _write_capacity_runs(tmp_path, finals, spread=0.5 if verdict == "contradicted" else 6.0)
     summary = capacity.analyze_capacity(tmp_path, 500_000, reps=300)
     lo, hi = summary["change_x1_to_x4"][1:]
     assert summary["reading"]["verdict"] == verdict == capacity.rule_verdict((0.0, lo, hi))
