@@ -981,7 +981,7 @@ def _suite_progress(root: Path, suite: str, budget: int) -> dict[str, Any]:
     """The runs of ``suite`` at ``budget`` (its groups' own budgets): which result files exist, per cell
     (task, and reward-noise level in the noise suites) and agent, and the wall minutes of the finished ones."""
     from benchmarks.run import pending_runs
-    from benchmarks.suites import expand
+    from benchmarks.suites import NOISELESS_REFERENCE, expand
 
     def cell(r) -> tuple[str, float | None]:
         return r.game, r.reward_noise if r.suite_uses_noise else None
@@ -992,13 +992,16 @@ def _suite_progress(root: Path, suite: str, budget: int) -> dict[str, Any]:
     cells: dict[tuple[str, float | None], dict[str, list[int]]] = {}
     for r in runs:
         cells.setdefault(cell(r), {}).setdefault(r.label, [])
-    minutes = []
+    minutes, copied = [], []
     for r in done:
         cells[cell(r)][r.label].append(r.seed)
-        minutes.append(json.loads((root / r.relpath).read_text())["wall_time_s"] / 60)
+        result = json.loads((root / r.relpath).read_text())
+        # A copy of a reference run (benchmarks.run.reuse_reference_run) did not run here: no wall time of its own.
+        (copied if "reused_from" in result else minutes).append(result["wall_time_s"] / 60)
     envs = sorted({r.game for r in runs}) if len(runs) < len(every) else []
     command = f"python -m benchmarks.run --suite {suite}" + (f" --envs {' '.join(envs)}" if envs else "") + " --jobs 2"
-    return {"planned": len(runs), "done": len(done), "cells": cells, "minutes": minutes, "command": command}
+    return {"planned": len(runs), "done": len(done), "copied": len(copied), "reference": NOISELESS_REFERENCE.get(suite),
+            "cells": cells, "minutes": minutes, "command": command}
 
 
 def _cell_phrase(seeds: dict[str, list[int]]) -> str:
@@ -1031,9 +1034,12 @@ def progress(src: Sources) -> str:
         for (task, eta), seeds in p["cells"].items():
             by_phrase.setdefault(_cell_phrase(seeds), {}).setdefault(task, []).append(eta)
         text = f"**{name}** ({_steps_label(budget)} steps): {p['done']} of {p['planned']} runs"
+        if p["copied"]:
+            text += f" ({p['copied']} of them copies of the same runs of suite `{p['reference']}`)"
         if p["done"]:
             text += "; " + "; ".join(f"{join([_task_levels(task, etas) for task, etas in tasks.items()])}: {phrase}"
                                      for phrase, tasks in by_phrase.items())
+        if p["minutes"]:
             lo, hi = (f"{m:.0f}" for m in (min(p["minutes"]), max(p["minutes"])))
             text += f". Wall time per finished run: {lo if lo == hi else f'{lo}-{hi}'} minutes"
         # A finished suite has nothing to resume: say so rather than give a command that runs nothing.

@@ -247,6 +247,22 @@ def pending_runs(runs: list[RunSpec], results_dir: Path) -> tuple[list[RunSpec],
     return todo, done
 
 
+def reuse_reference_run(spec: RunSpec, results_dir: Path) -> str | None:
+    """Write ``spec``'s result as a copy of its reference run (:meth:`RunSpec.reference`) when that run is done
+    with exactly the same settings; return the reference's path (relative to ``results_dir``), or None."""
+    reference = spec.reference()
+    if reference is None or not (results_dir / reference.relpath).exists():
+        return None
+    result = json.loads((results_dir / reference.relpath).read_text())
+    if result["spec"] != reference.to_dict():
+        return None
+    result.update(spec=spec.to_dict(), reused_from=reference.relpath)
+    out_path = results_dir / spec.relpath
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=1))
+    return reference.relpath
+
+
 def run_suite(
     suite: str,
     jobs: int = 2,
@@ -268,9 +284,11 @@ def run_suite(
         index, count = shard
         runs = [r for i, r in enumerate(runs) if i % count == index]
     todo, done = pending_runs(runs, results_dir)
+    reused = [spec for spec in todo if reuse_reference_run(spec, results_dir)]
+    todo = [spec for spec in todo if spec not in reused]
     if max_runs is not None:
         todo = todo[:max_runs]
-    summary = {"total": len(runs), "skipped": len(done), "done": 0, "failed": []}
+    summary = {"total": len(runs), "skipped": len(done), "reused": len(reused), "done": 0, "failed": []}
     if not todo:
         return summary
 
@@ -334,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"suite {args.suite}: {summary['total']} runs, {summary['skipped']} already done, "
-        f"{summary['done']} run now, {len(summary['failed'])} failed"
+        f"{summary['reused']} copied from a reference run, {summary['done']} run now, {len(summary['failed'])} failed"
     )
     for name in summary["failed"]:
         print(f"  failed: {name} (see its .error.txt)")

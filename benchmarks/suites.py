@@ -172,6 +172,13 @@ class RunSpec:
     def suite_uses_noise(self) -> bool:
         return self.suite.startswith("noise")
 
+    def reference(self) -> RunSpec | None:
+        """The run of another suite that this noiseless run repeats setting for setting (see
+        :data:`NOISELESS_REFERENCE`), or None."""
+        if self.reward_noise or self.suite not in NOISELESS_REFERENCE:
+            return None
+        return dataclasses.replace(self, suite=NOISELESS_REFERENCE[self.suite])
+
     def key(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
@@ -275,7 +282,8 @@ SUITES: dict[str, list[Group]] = {
         Group(PPO_MINATAR_GAMES, ["ppo", "ppo_hl_gauss"], [0, 1, 2, 3, 4], PPO_MINATAR_STEPS, ZOO_PPO["MinAtar"],
               n_evals=20, eval_episodes=10, env_prefix="MinAtar/", env_suffix="-v1"),
     ],
-    # Suite E, reward noise: eps ~ U(0, eta) added to every reward of Hopper-v5 (eta = 0: the same runs' reference).
+    # Suite E, reward noise: eps ~ U(0, eta) added to every reward of Hopper-v5. Its eta = 0 runs are Suite E's own
+    # Hopper-v5 runs (the same settings and seeds; see NOISELESS_REFERENCE).
     "noise_ppo": [
         Group(["Hopper-v5"], ["ppo", "ppo_hl_gauss"], [0, 1, 2, 3, 4], 1_000_000, ZOO_PPO["Hopper-v5"], n_evals=20,
               eval_episodes=10, eval_max_episode_steps=None, reward_noise=[0.0, 1.0]),
@@ -296,6 +304,12 @@ SUITES: dict[str, list[Group]] = {
               n_evals=2, eval_episodes=2, eval_max_episode_steps=200),
     ],
 }
+
+
+#: Noise suites whose noiseless (eta = 0) runs are runs of another suite with the same settings and seeds: the
+#: runner copies those results (marked ``reused_from``) instead of training the same configuration twice. The
+#: copy is exact: at eta = 0 no noise wrapper is added and the suite's name enters neither seeding nor training.
+NOISELESS_REFERENCE = {"noise_ppo": "ppo"}
 
 
 def _label(variant: str, optimizer: str | None, tag: str | None = None) -> str:

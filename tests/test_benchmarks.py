@@ -76,6 +76,31 @@ def test_runner_writes_results_and_resumes(tmp_path: Path):
     assert run.main(["--suite", "tiny", "--results-dir", str(tmp_path), "--jobs", "0"]) == 0
 
 
+def test_noiseless_runs_are_copied_from_their_reference_run(tmp_path: Path):
+    """``noise_ppo``'s eta = 0 runs repeat Suite E's Hopper-v5 runs setting for setting: the runner copies a finished
+    reference (marked ``reused_from``) and trains nothing; a reference with other settings is not copied."""
+    noiseless = expand("noise_ppo", seeds=[0], reward_noise=[0.0])
+    assert [(r.variant, r.reward_noise) for r in noiseless] == [("ppo", 0.0), ("ppo_hl_gauss", 0.0)]
+    reference = {r.variant: r for r in expand("ppo", seeds=[0], envs=["Hopper-v5"])}
+    for spec in noiseless:
+        assert spec.reference() == reference[spec.variant]
+    assert all(r.reference() is None for r in expand("noise_ppo", seeds=[0], reward_noise=[1.0]))
+    assert all(r.reference() is None for r in expand("noise", seeds=[0], envs=["Breakout"], reward_noise=[0.0]))
+
+    ppo, hl = (dict(spec=reference[v].to_dict(), final_return=final)
+               for v, final in (("ppo", 900.0), ("ppo_hl_gauss", 1.0)))
+    hl["spec"]["algo_kwargs"] = {**hl["spec"]["algo_kwargs"], "vf_coef": 0.123}  # not the same settings
+    for result in (ppo, hl):
+        _write(tmp_path, result)
+    summary = run.run_suite("noise_ppo", jobs=0, results_dir=tmp_path, seeds=[0], reward_noise=[0.0], max_runs=0,
+                            progress=False)
+    assert summary["reused"] == 1 and summary["done"] == 0
+    copied = json.loads((tmp_path / noiseless[0].relpath).read_text())
+    assert copied["final_return"] == 900.0 and copied["reused_from"] == reference["ppo"].relpath
+    assert RunSpec.from_dict(copied["spec"]) == noiseless[0]
+    assert not (tmp_path / noiseless[1].relpath).exists()
+
+
 def _fake_result(suite, game, label, seed, final, steps=1000, eta=0.0):
     variant = label.split("@")[0]
     spec = dict(suite=suite, env_id=game, game=game, variant=variant, label=label, algo="x", seed=seed,
@@ -473,6 +498,11 @@ def test_progress_counts_the_result_files(tmp_path: Path):
     for eta, labels in ((0.0, ("mse", "hl_gauss")), (1.0, ("mse",))):
         for label in labels:
             write("noise", "Breakout", label, 0, 500_000, 10, eta=eta)
+    for label in ("ppo", "ppo_hl_gauss"):  # copies of Suite E's runs (eta 0) have no wall time of their own
+        write("noise_ppo", "Hopper-v5", label, 0, 1_000_000, 999, eta=0.0)
+        copy = json.loads((tmp_path / expand("noise_ppo", seeds=[0], variants=[label])[0].relpath).read_text())
+        _write(tmp_path, {**copy, "reused_from": "ppo/1M/Hopper-v5/ppo/seed0.json"})
+    write("noise_ppo", "Hopper-v5", "ppo", 0, 1_000_000, 25, eta=1.0)
     for game in ("Freeway", "Seaquest"):  # every run of suite c51_init
         for seed in (0, 1):
             write("c51_init", game, "c51@peaked", seed, 500_000, 14 + seed)
@@ -483,6 +513,9 @@ def test_progress_counts_the_result_files(tmp_path: Path):
     assert ("**Suite B, reward noise** (500k steps): 3 of 48 runs; Breakout (eta 0): seed 0 of both; Breakout (eta 0.1 "
             "and 0.3) and SpaceInvaders (eta 0, 0.1, 0.3 and 1): not started; Breakout (eta 1): seed 0 of MSE.") in text
     assert "**Suite D, SAC on MuJoCo** (300k steps): 0 of 12 runs" in text
+    assert ("**Suite E, reward noise** (1M steps): 3 of 20 runs (2 of them copies of the same runs of suite `ppo`); "
+            "Hopper-v5 (eta 0): seed 0 of both; Hopper-v5 (eta 1): seed 0 of PPO. Wall time per finished run: 25 "
+            "minutes.") in text
     # A finished suite gives no command (there is nothing left to resume).
     assert ("**C51's initial distribution** (500k steps): 4 of 4 runs; Freeway and Seaquest: seeds 0 and 1 of "
             "each. Wall time per finished run: 14-15 minutes. All done.") in text
