@@ -32,6 +32,8 @@ ANALYSES: dict[str, tuple] = {
     "continuous": (["continuous"], 30_000),
     "continuous_300k": (["continuous"], 300_000),  # Suite D at its own budget (running)
     "ppo": (["ppo"], 1_000_000),  # Suite E's MuJoCo tasks (its MinAtar games run at 2M: another budget)
+    "ppo_minatar": (["ppo"], 2_000_000),  # Suite E's MinAtar games
+    "noise_ppo": (["noise_ppo"], 1_000_000),  # Suite E's reward-noise check (Hopper-v5, eta = 0 and 1)
     # Suite D's HLGaussSAC runs again on 0.3.0 (the new decoding), beside the 0.2.0 ones above.
     "continuous_v0.3.0": (["continuous"], 30_000, RESULTS_DIR / "v0.3.0"),
 }
