@@ -276,9 +276,9 @@ def plot_aggregate(agg, poi, path: Path, title: str, n_runs: dict[str, int] | No
 
 
 def noise_table(table, reps: int = 2000, seed: int = 0) -> dict[tuple[str, str], dict[float, tuple[float, float, float, int]]]:
-    """(game, label) -> eta -> (relative final return, CI low, CI high, n): mean(eta) / mean(eta=0).
-
-    ``n`` is the smaller of the two seed counts; a ratio with ``n == 1`` is printed without an interval.
+    """(game, label) -> eta -> (relative final return, CI low, CI high, n): mean(eta) / mean(eta=0), both means
+    over the ``n`` seeds run at both levels (where one level has run more seeds, as a copied reference has,
+    the ratio would otherwise divide by other seeds' returns); a ratio with ``n == 1`` has no interval.
     Each cell draws from its own generator, keyed by its name, so a run added to one cell leaves the
     intervals of the others as they were.
     """
@@ -289,15 +289,18 @@ def noise_table(table, reps: int = 2000, seed: int = 0) -> dict[tuple[str, str],
             base = table.get(f"{game}|0", {}).get(label)
             if not base:
                 continue
-            x, b = np.array(list(seeds.values())), np.array(list(base.values()))
+            common = sorted(set(seeds) & set(base))
+            if not common:
+                continue
+            x, b = np.array([seeds[k] for k in common]), np.array([base[k] for k in common])
             denom = b.mean()
             if denom == 0:
                 continue
             rng = np.random.default_rng([seed, zlib.crc32(f"{key}|{label}".encode())])
             ratios = x[rng.integers(0, len(x), (reps, len(x)))].mean(1) / b[rng.integers(0, len(b), (reps, len(b)))].mean(1)
             lo, hi = np.quantile(ratios, [0.025, 0.975])
-            # n: the fewer runs of the two means; with one run on either side there is nothing to resample.
-            out[(game, label)][float(eta)] = (float(x.mean() / denom), float(lo), float(hi), min(len(x), len(b)))
+            # n: the seeds of both means; with one there is nothing to resample.
+            out[(game, label)][float(eta)] = (float(x.mean() / denom), float(lo), float(hi), len(common))
     return out
 
 

@@ -213,6 +213,15 @@ def test_noise_table_cells_resample_independently():
     assert after[("Breakout", "hl_gauss")][1.0] != before[("Breakout", "hl_gauss")][1.0]
 
 
+def test_noise_ratio_compares_the_same_seeds():
+    """A level with more seeds than eta = 0 (or fewer) is divided by the noiseless runs of the same seeds only."""
+    table = {"Hopper|0": {"ppo": {0: 1000.0, 1: 1000.0, 2: 100.0}}, "Hopper|1": {"ppo": {0: 900.0, 1: 800.0}}}
+    ratio, lo, hi, n = analyze.noise_table(table, reps=300)[("Hopper", "ppo")][1.0]
+    assert ratio == pytest.approx(0.85) and n == 2 and lo <= ratio <= hi
+    table["Hopper|1"]["ppo"] = {5: 900.0}  # no seed in common: no ratio
+    assert 1.0 not in analyze.noise_table(table, reps=300)[("Hopper", "ppo")]
+
+
 def test_bootstrap_ci():
     mean, lo, hi = analyze.bootstrap_mean_ci([1.0, 2.0, 3.0, 4.0], reps=200)
     assert mean == 2.5 and lo < mean < hi
