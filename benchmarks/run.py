@@ -259,7 +259,9 @@ def reuse_reference_run(spec: RunSpec, results_dir: Path) -> str | None:
     result.update(spec=spec.to_dict(), reused_from=reference.relpath)
     out_path = results_dir / spec.relpath
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=1))
+    tmp = out_path.with_suffix(f".tmp{os.getpid()}")  # as execute(): a half-written file never counts as done
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, out_path)
     return reference.relpath
 
 
