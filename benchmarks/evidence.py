@@ -887,6 +887,11 @@ def _suite_e_noise(src: Sources) -> dict[str, Any] | None:
     return {"eta": float(eta), "hl": hl, "ppo": ppo, "seeds": seeds, "verdict": verdict}
 
 
+def _noise_verdict(verdict: str) -> str:
+    """"holds" / "is contradicted" / "is not resolved", the verdict in bold."""
+    return f"**{verdict}**" if verdict == "holds" else f"is **{verdict}**"
+
+
 def suite_e(src: Sources) -> str:
     """The reading of Suite E (docs/benchmarks.md), by the rule written before its HLGaussPPO runs finished."""
     res = _suite_e(src)
@@ -917,7 +922,7 @@ def suite_e(src: Sources) -> str:
         text = (f"**Reward noise** (Hopper-v5, {plural(n, 'seed')} at eta = 0 and {eta}): HLGaussPPO kept "
                 f"{_ratio(noise['hl'])} of its noiseless final return, PPO {_ratio(noise['ppo'])}. ")
         text += (f"No reading yet: the rule waits for {words(SUITE_E_SEEDS)} seeds of both." if noise["verdict"] is None
-                 else f"The paper's noise claim, for a lambda-return critic, **{noise['verdict']}**.")
+                 else f"The paper's noise claim, for a lambda-return critic, {_noise_verdict(noise['verdict'])}.")
         lines.append(bullet(text))
     return "\n".join(lines)
 
@@ -1185,11 +1190,16 @@ def _ev_suite_d_300k(src: Sources) -> str | None:
 def _ev_suite_e(src: Sources) -> str | None:
     """Suite E: a bullet only for groups the rule has read (3 seeds of both agents on every task)."""
     read = {g: r for g, r in _suite_e(src).items() if r["verdict"] is not None}
-    if not read:
+    noise = _suite_e_noise(src)
+    if not read and not (noise and noise["verdict"]):
         return None
     parts = [f"on {group} ({r['budget']} steps, {r['runs']} seeds x {words(len(r['seeds']))} tasks) HLGaussPPO did "
              f"{r['verdict']}{' as' if r['verdict'] == 'as well' else ' than'} PPO, P(HLGaussPPO > PPO) {ci(r['poi'])}"
              for group, r in read.items()]
+    if noise and noise["verdict"]:
+        parts.append(f"with reward noise eta = {noise['eta']:g} on Hopper-v5 ({noise['seeds']} seeds) HLGaussPPO kept "
+                     f"{_ratio(noise['hl'])} of its noiseless return and PPO {_ratio(noise['ppo'])}: the paper's noise "
+                     f"claim, for a lambda-return critic, {_noise_verdict(noise['verdict'])}")
     return ("**PPO (Suite E, the zoo's tuned PPO settings, [docs/ppo.md](docs/ppo.md)):** " + "; ".join(parts)
             + ", by the rule fixed before the runs.")
 

@@ -460,7 +460,10 @@ def test_suite_e_rule(tmp_path: Path):
     assert "(Hopper-v5, 1 seed at eta = 0 and 1): HLGaussPPO kept 0.90 (1 run) of its noiseless" in text
     assert "No reading yet" in text
     assert "noise claim, for a lambda-return critic, **holds**" in reading(noise([1, 2], 0.9, 0.5))
-    assert "**contradicted**" in reading(noise([0, 1, 2], 0.5, 0.9))
+    readme = " ".join(evidence._ev_suite_e(evidence.Sources(tmp_path)).split())
+    assert "with reward noise eta = 1 on Hopper-v5 (3 seeds) HLGaussPPO kept 0.90" in readme
+    assert readme.endswith("for a lambda-return critic, **holds**, by the rule fixed before the runs.")
+    assert "critic, is **contradicted**" in reading(noise([0, 1, 2], 0.5, 0.9))
     assert not re.search(r"\[(-?\d[\d.]*), \1\]", evidence.suite_e(evidence.Sources(tmp_path)))
 
 
