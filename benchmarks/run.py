@@ -286,11 +286,12 @@ def run_suite(
         index, count = shard
         runs = [r for i, r in enumerate(runs) if i % count == index]
     todo, done = pending_runs(runs, results_dir)
-    reused = [spec for spec in todo if reuse_reference_run(spec, results_dir)]
-    todo = [spec for spec in todo if spec not in reused]
+    # Runs that repeat a finished run of another suite are copied, not trained (RunSpec.reference).
+    copied = [reuse_reference_run(spec, results_dir) is not None for spec in todo]
+    todo = [spec for spec, was_copied in zip(todo, copied) if not was_copied]
     if max_runs is not None:
         todo = todo[:max_runs]
-    summary = {"total": len(runs), "skipped": len(done), "reused": len(reused), "done": 0, "failed": []}
+    summary = {"total": len(runs), "skipped": len(done), "reused": sum(copied), "done": 0, "failed": []}
     if not todo:
         return summary
 
