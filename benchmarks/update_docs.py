@@ -5,7 +5,7 @@ result files exist) and replaces each block between ``<!-- generated:NAME -->`` 
 ``<!-- /generated:NAME -->`` in the docs page with the corresponding ``summary.md``. Then it writes
 the prose blocks of :mod:`benchmarks.evidence` from the summaries just written (its ``BLOCKS``): the
 headlines of the docs page (``headline_500k``, ``headline_100k``), the suites' readings, what remains of
-the running suites (``progress``, counted from the result files), docs/ppo.md's record of Suite E's runs
+the running suites (``progress``, counted from the result files), docs/ppo.md's record and reading of Suite E
 and README's evidence list (``evidence``). Text
 outside the blocks (the interpretation) is left alone: re-read it after the numbers change.
 ``--skip NAME ...`` leaves blocks (and their analyses) alone, e.g. ``--skip capacity`` while
