@@ -219,7 +219,9 @@ def plot_learning_curves(results, path: Path, reps: int = 500) -> None:
             ax.fill_between(steps, stats[:, 1], stats[:, 2], color=colour, alpha=0.2)
         ax.set_title(game.replace("|", ", eta="), fontsize=10)
         ax.set_xlabel("env steps")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
+        # "1.25M" rather than "1250k": at 1M steps and more, labels in thousands run into each other.
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1000:g}k"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(games):]:
