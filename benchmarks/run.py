@@ -1,8 +1,8 @@
 """Run a benchmark suite: ``python -m benchmarks.run --suite minatar [--jobs 2] [--steps N] [--seeds 0 1 2]``.
 
 Each run (algorithm x loss x env x seed) writes one JSON result file under
-``benchmarks/results/<suite>/<steps>/<game>/<variant>/seed<k>.json`` (evaluation returns over
-time, wall time, steps/s, package versions, machine, full config). Runs whose result file exists
+``benchmarks/results/<suite>/<steps>/<game>/<variant>/seed<k>.json`` (evaluation returns and episode
+lengths over time, wall time, steps/s, package versions, machine, full config). Runs whose result file exists
 are skipped, so an interrupted suite resumes where it stopped and can be spread over several
 sittings or machines (``--shard i/n``). At most ``--jobs`` runs go at once, each in its own
 process with one torch thread.
@@ -89,11 +89,15 @@ def machine_info() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- one run
-def _evaluate(model, eval_env, n_episodes: int) -> list[float]:
+def _evaluate(model, eval_env, n_episodes: int) -> tuple[list[float], list[int]]:
+    """Greedy returns and lengths of ``n_episodes`` episodes (a return alone cannot tell, e.g., Hopper standing for
+    1000 steps from hopping and falling)."""
     from stable_baselines3.common.evaluation import evaluate_policy
 
-    returns, _ = evaluate_policy(model, eval_env, n_eval_episodes=n_episodes, deterministic=True, return_episode_rewards=True)
-    return [float(r) for r in returns]
+    returns, lengths = evaluate_policy(
+        model, eval_env, n_eval_episodes=n_episodes, deterministic=True, return_episode_rewards=True
+    )
+    return [float(r) for r in returns], [int(n) for n in lengths]
 
 
 def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
@@ -155,9 +159,9 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
         t = time.perf_counter()
         if vec_normalize is not None:
             eval_env.obs_rms = copy.deepcopy(vec_normalize.obs_rms)
-        returns = _evaluate(model, eval_env, spec.eval_episodes)
+        returns, lengths = _evaluate(model, eval_env, spec.eval_episodes)
         timing["eval_s"] += time.perf_counter() - t
-        evals.append({"step": int(step), "mean": sum(returns) / len(returns), "returns": returns})
+        evals.append({"step": int(step), "mean": sum(returns) / len(returns), "returns": returns, "lengths": lengths})
 
     class EvalCallback(BaseCallback):
         def _on_step(self) -> bool:
@@ -175,6 +179,7 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
     train_s = wall - timing["eval_s"]
 
     train_returns = [float(r) for monitor in monitors for r in monitor.get_episode_rewards()]
+    train_lengths = [int(n) for monitor in monitors for n in monitor.get_episode_lengths()]
     n_updates = int(getattr(model, "_n_updates", 0))
     n_clipped = getattr(model, "n_clipped_targets", None)
     batch = int(getattr(model, "batch_size", 0) or 0)
@@ -189,6 +194,7 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
         "final_return": sum(final) / len(final),
         "final_return_definition": "mean greedy return over the episodes of the last two evaluations",
         "train_episode_returns": train_returns[-100:],
+        "train_episode_lengths": train_lengths[-100:],
         "n_train_episodes": len(train_returns),
         "n_updates": n_updates,
         "clip_fraction": clip_fraction,

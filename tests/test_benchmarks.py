@@ -68,6 +68,12 @@ def test_runner_writes_results_and_resumes(tmp_path: Path):
     assert [e["step"] for e in result["evals"]] == [0, 200, 400]
     assert {"torch", "stable-baselines3", "gymnasium"} <= set(result["versions"])
     assert result["steps_per_s"] > 0 and result["wall_time_s"] > 0 and result["clip_fraction"] is not None
+    # Episode lengths beside the returns: CartPole pays 1 per step, so each return is its episode's length.
+    for e in result["evals"]:
+        assert len(e["lengths"]) == len(e["returns"]) == result["spec"]["eval_episodes"]
+        assert e["returns"] == [float(n) for n in e["lengths"]]
+    assert result["train_episode_returns"] == [float(n) for n in result["train_episode_lengths"]]
+    assert result["train_episode_lengths"]
     mtime = files[0].stat().st_mtime
     # A second invocation skips the finished runs and only runs the new one.
     summary = run.run_suite("tiny", jobs=0, results_dir=tmp_path, progress=False)
