@@ -67,6 +67,7 @@ def test_runner_writes_results_and_resumes(tmp_path: Path):
     assert result["spec"]["variant"] == "hl_gauss" and result["spec"]["total_steps"] == 400
     assert [e["step"] for e in result["evals"]] == [0, 200, 400]
     assert {"torch", "stable-baselines3", "gymnasium"} <= set(result["versions"])
+    assert result["machine"]["torch_cpu_capability"] in {"DEFAULT", "NO AVX", "AVX2", "AVX512", "ZVECTOR", "VSX"}
     assert result["steps_per_s"] > 0 and result["wall_time_s"] > 0 and result["clip_fraction"] is not None
     # Episode lengths beside the returns: CartPole pays 1 per step, so each return is its episode's length.
     for e in result["evals"]:
