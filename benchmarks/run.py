@@ -85,12 +85,12 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    import torch
+    import torch as th
 
     # The vector unit torch's CPU kernels use (e.g. AVX2, AVX512): a seeded HLGaussPPO run repeats bit for bit only
     # on the same one (docs/benchmarks.md, "Suite E"), so the result says which it ran on.
     return {"hostname": platform.node(), "cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "torch_cpu_capability": th.backends.cpu.get_cpu_capability()}
 
 
 # --------------------------------------------------------------------------- one run
