@@ -45,12 +45,8 @@ import numpy as np
 import torch as th
 from stable_baselines3 import SAC
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.policies import ContinuousCritic
-from stable_baselines3.sac.policies import SACPolicy
 
 from sb3_hlgauss import HLGaussSAC
-from sb3_hlgauss.common.policies import set_training_mode_if_changed
-from sb3_hlgauss.common.utils import flushes_denormals
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sac"  # --results-dir overrides it
 GAMMA = 0.99
@@ -68,31 +64,10 @@ BUDGETS: dict[str, tuple[int, int, int, int]] = {
 }
 
 
-class _TunedCritic(ContinuousCritic):
-    def set_training_mode(self, mode: bool) -> None:
-        set_training_mode_if_changed(self, mode)
-
-
-class TunedSACPolicy(SACPolicy):
-    def make_critic(self, features_extractor=None) -> ContinuousCritic:
-        critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
-        return _TunedCritic(**critic_kwargs).to(self.device)
-
-
-class TunedSAC(SAC):
-    """SB3's SAC given HLGaussSAC's CPU settings (fused Adam, denormals flushed in ``train``, the critic's
-    training-mode switch skipped when nothing changes): a throughput reference that separates the
-    classification critic's cost from what those settings save."""
-
-    train = flushes_denormals(SAC.train)
-
-
 def make_model(variant: str, env_id: str, seed: int, learning_starts: int) -> SAC:
     kwargs = dict(COMMON, learning_starts=learning_starts, seed=seed, verbose=0)
     if variant == "sac":
         return SAC("MlpPolicy", env_id, **kwargs)
-    if variant == "sac_tuned":
-        return TunedSAC(TunedSACPolicy, env_id, policy_kwargs=dict(optimizer_kwargs=dict(fused=True)), **kwargs)
     if variant == "hlgauss_sac":
         return HLGaussSAC("MlpPolicy", env_id, **kwargs)
     if variant.startswith("hlgauss_sac_") and variant.removeprefix("hlgauss_sac_").isdigit():  # e.g. hlgauss_sac_51
@@ -106,7 +81,7 @@ def make_model(variant: str, env_id: str, seed: int, learning_starts: int) -> SA
 # ------------------------------------------------------------------------- throughput
 def throughput(args: argparse.Namespace) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    rates: dict[str, list[float]] = {"sac": [], "sac_tuned": [], "hlgauss_sac": []}
+    rates: dict[str, list[float]] = {"sac": [], "hlgauss_sac": []}
     rates.update({f"hlgauss_sac_{bins}": [] for bins in args.extra_bins})
     for repeat in range(args.repeats):
         for variant in rates:  # interleaved: load changes on a shared machine hit both alike
@@ -126,7 +101,6 @@ def throughput(args: argparse.Namespace) -> None:
         env_steps_per_s=rates,
         median_env_steps_per_s=medians,
         ratio_of_medians={v: medians[v] / medians["sac"] for v in rates if v != "sac"},
-        ratio_of_medians_vs_sac_tuned={v: medians[v] / medians["sac_tuned"] for v in rates if v != "sac_tuned"},
         median_of_paired_ratios={
             v: statistics.median(h / s for h, s in zip(rates[v], rates["sac"])) for v in rates if v != "sac"
         },
@@ -139,8 +113,7 @@ def throughput(args: argparse.Namespace) -> None:
         if v != "sac":
             print(
                 f"{v:16s} {medians[v]:6.1f} env-steps/s, ratio of medians {result['ratio_of_medians'][v]:.3f}, "
-                f"median of paired ratios {result['median_of_paired_ratios'][v]:.3f}, "
-                f"ratio of medians vs SAC tuned {result['ratio_of_medians_vs_sac_tuned'].get(v, 1.0):.3f}"
+                f"median of paired ratios {result['median_of_paired_ratios'][v]:.3f}"
             )
     print(f"-> {out}")
 

@@ -10,12 +10,17 @@ and README's evidence list (``evidence``). Text
 outside the blocks (the interpretation) is left alone: re-read it after the numbers change.
 ``--skip NAME ...`` leaves blocks (and their analyses) alone, e.g. ``--skip capacity`` while
 Suite S is still running.
+
+Last, the figures: the site (mkdocs) serves only files inside ``docs/``, so each image a page links as
+``img/results/PATH`` is copied from ``benchmarks/results/PATH`` (:func:`copy_figures`; ``--figures`` does
+only this).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
 from pathlib import Path
 
 from benchmarks.analyze import analyze
@@ -44,11 +49,46 @@ def _demote(markdown: str) -> str:
     return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 3) + " ", markdown, flags=re.MULTILINE)
 
 
+#: where the pages' copies of the result figures live (``docs/img/results/PATH`` <- ``benchmarks/results/PATH``)
+FIGURES_DIR = ROOT / "docs" / "img" / "results"
+_FIGURE_LINK = re.compile(r"!\[[^\]]*\]\((img/results/[^)\s]+)\)")
+
+
+def linked_figures(docs_dir: Path = ROOT / "docs") -> list[str]:
+    """The ``img/results/...`` images linked by the pages of ``docs_dir``, relative to ``img/results``."""
+    found: set[str] = set()
+    for page in sorted(docs_dir.glob("*.md")):
+        found.update(link[len("img/results/"):] for link in _FIGURE_LINK.findall(page.read_text()))
+    return sorted(found)
+
+
+def copy_figures(results_dir: Path = RESULTS_DIR, docs_dir: Path = ROOT / "docs") -> list[Path]:
+    """Copy every result figure the pages link into ``docs/img/results`` (unchanged copies are skipped).
+
+    :return: the copies written. A linked figure without a source is left as it is (the build's link
+        check reports it if the copy is missing too).
+    """
+    written = []
+    for relative in linked_figures(docs_dir):
+        source, copy = results_dir / relative, docs_dir / "img" / "results" / relative
+        if not source.is_file() or (copy.is_file() and copy.read_bytes() == source.read_bytes()):
+            continue
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, copy)
+        written.append(copy)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=2000)
     parser.add_argument("--skip", nargs="*", default=[], metavar="NAME", help="blocks to leave as they are")
+    parser.add_argument("--figures", action="store_true", help="only copy the linked result figures into docs/img")
     args = parser.parse_args(argv)
+    if args.figures:
+        for copy in copy_figures():
+            print(f"copied {copy.relative_to(ROOT)}")
+        return 0
     text = DOCS.read_text()
     for name, (suites, steps, *where) in ANALYSES.items():
         if name in args.skip:
@@ -98,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         target.write_text(evidence.replace_block(page, name, content))
         print(f"updated {name} in {target.relative_to(ROOT)}")
+    for copy in copy_figures():
+        print(f"copied {copy.relative_to(ROOT)}")
     return 0
 
 

@@ -10,7 +10,7 @@ The paper's settings, as used here:
   and 4 stacked, sticky actions with probability 0.25, minimal action set, no terminal on life loss;
 * ``loss="hl_gauss"``, 51 bins on ``[-10, 10]``, identity value transform, sigma = 0.75 bin widths
   (with rewards in [-1, 1] and gamma = 0.99, ``|Q| <= 100`` in theory, but the paper's range of
-  +-10 covers the returns seen in practice: watch ``train/clip_fraction``);
+  +-10 covers the returns seen in practice: watch ``train/target_clip_fraction``);
 * Adam, learning rate 2.5e-4, eps 3.125e-4 (4x the MSE DQN's 6.25e-5 learning rate);
 * gamma 0.99, batch 32, one update every 4 agent steps, target network copied every 8,000 steps,
   replay buffer 1M transitions, learning after 20,000 steps, epsilon decayed to 0.01 over 250,000 steps;
@@ -97,7 +97,7 @@ def main() -> None:
     )
     model.learn(total_timesteps=args.timesteps, log_interval=10)
     values = model.logger.name_to_value
-    print(f"last update: q_mean={values.get('train/q_mean')}, clip_fraction={values.get('train/clip_fraction')}, "
+    print(f"last update: q_mean={values.get('train/q_mean')}, clip_fraction={values.get('train/target_clip_fraction')}, "
           f"targets clipped so far={model.n_clipped_targets}")
 
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

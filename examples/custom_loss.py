@@ -57,7 +57,7 @@ def train_from_code(timesteps: int, out_dir: str) -> None:
     )
     print(model.value_loss)
     model.learn(total_timesteps=timesteps)
-    print("clip fraction:", model.logger.name_to_value.get("train/clip_fraction"))
+    print("clip fraction:", model.logger.name_to_value.get("train/target_clip_fraction"))
     path = os.path.join(out_dir, "hl_laplace_dqn.zip")
     model.save(path)
     # Loading needs the loss registered too (it is: my_losses was imported above).

@@ -7,12 +7,12 @@ settings. Everything else (``learn``, ``predict``, ``save``/``load``, callbacks,
     python examples/swap_dqn_sac.py --timesteps 300      # smoke test (seconds)
     python examples/swap_dqn_sac.py --loss two_hot --algo dqn
 
-The logger keys written by every sb3-hlgauss algorithm, besides SB3's own:
+SB3's own keys keep their meaning: the critic's cross-entropy is ``train/loss`` for HLGaussDQN (SB3 DQN's
+loss key) and ``train/critic_loss`` for HLGaussSAC/HLGaussTD3. The keys every sb3-hlgauss algorithm adds:
 
-* ``train/loss``               -- the cross-entropy of the critic (mean over the gradient steps)
-* ``train/q_mean``             -- mean Q-value of the sampled (state, action) pairs, in return units
-* ``train/clip_fraction``      -- fraction of TD targets outside the support, clipped, at the last update
-* ``train/n_clipped_targets``  -- how many targets have been clipped since the start
+* ``train/q_mean``               -- mean Q-value of the sampled (state, action) pairs, in return units
+* ``train/target_clip_fraction`` -- fraction of TD targets outside the support, clipped, at the last update
+* ``train/n_clipped_targets``    -- how many targets have been clipped since the start
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from stable_baselines3.common.logger import configure
 
 from sb3_hlgauss import HLGaussDQN  # was: from stable_baselines3 import DQN
 
-DIAGNOSTICS = ("train/loss", "train/q_mean", "train/clip_fraction", "train/n_clipped_targets")
+DIAGNOSTICS = ("train/loss", "train/critic_loss", "train/q_mean", "train/target_clip_fraction", "train/n_clipped_targets")
 
 
 def diagnostics(model) -> dict[str, float]:
@@ -43,11 +43,11 @@ def print_csv_diagnostics(csv_path: str, tag: str) -> None:
         print(f"[{tag}] no CSV log written (no episode finished)")
         return
     with open(csv_path, newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row.get("train/clip_fraction")]
+        rows = [row for row in csv.DictReader(handle) if row.get("train/target_clip_fraction")]
     print(f"[{tag}] {len(rows)} logged rows with critic diagnostics in {csv_path}")
     for row in rows[-3:]:
         print(f"[{tag}]   step {row['time/total_timesteps']}: q_mean={float(row['train/q_mean']):.2f} "
-              f"clip_fraction={float(row['train/clip_fraction']):.3f} loss={float(row['train/loss']):.3f}")
+              f"target_clip_fraction={float(row['train/target_clip_fraction']):.3f} loss={float(row['train/loss']):.3f}")
 
 
 def run_dqn(timesteps: int, loss: str, out_dir: str) -> None:

@@ -21,7 +21,7 @@ ZOO=("$PYTHON" -m sb3_hlgauss.zoo)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 if ! "$PYTHON" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('sb3_hlgauss.zoo.__main__') is None)" 2>/dev/null; then
-  echo "skipped: sb3_hlgauss.zoo is not available (install the zoo extra: pip install 'sb3-hlgauss[zoo]')"
+  echo "skipped: sb3_hlgauss.zoo is not available (install the zoo extra: pip install -e '.[zoo]')"
   exit 0
 fi
 mkdir -p "$LOG_DIR"

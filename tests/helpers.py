@@ -21,3 +21,11 @@ def best_evaluation_return(model, env_id: str, budget: int, threshold: float, ev
     )
     model.learn(budget, callback=callback)
     return callback.best_mean_reward
+
+
+def final_evaluation_returns(cell: str, seeds: list[int], tmp_path) -> list[float]:
+    """The no-regression panel's runs of ``cell`` (benchmarks/panel.py: the zoo's settings, no loss settings, the
+    panel's budget) on ``seeds``: the mean greedy return of 10 episodes after the **last** update of each."""
+    from benchmarks import panel
+
+    return [panel.run_one(cell, "default", seed, {}, tmp_path / f"{seed}.json")["final_return"] for seed in seeds]

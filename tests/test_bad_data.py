@@ -14,6 +14,7 @@ import re
 import gymnasium as gym
 import numpy as np
 import pytest
+import stable_baselines3 as sb3
 import torch as th
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.noise import ActionNoise
@@ -301,3 +302,108 @@ def test_learn_again_without_set_env_resets_the_env():
     assert model._last_obs is None
     model.learn(40, reset_num_timesteps=False)  # the injected NaN came once: the same env goes on
     assert_buffer_finite(model.replay_buffer, BAD_STEP - 1 + (model.num_timesteps - 2 * BAD_STEP) // 2)
+
+
+# ------------------------------------------------------------------ observations of every kind SB3 accepts
+class PointAndIndex(gym.Env):
+    """``Dict({"pos": Box(2), "idx": Discrete(3), "flag": Discrete(2), "pixels": Box(uint8)})``, its discrete
+    entries returned as Python scalars (``int``, ``bool``) or NumPy scalars, as Gymnasium allows; episodes of
+    ``EPISODE`` steps, so that the VecEnv's terminal observations (the env's own, unconverted) are stored too.
+    A NaN is put into ``"pos"`` at step ``nan_at`` (counted over episodes) if given.
+
+    :param continuous: A ``Box`` action space (SAC, TD3) instead of ``Discrete(3)`` (DQN).
+    :param scalars: ``"python"`` or ``"numpy"``: the type of the discrete entries.
+    """
+
+    EPISODE = 25
+
+    def __init__(self, continuous: bool = False, scalars: str = "python", nan_at: int | None = None):
+        super().__init__()
+        self.observation_space = gym.spaces.Dict(
+            {
+                "pos": gym.spaces.Box(-1.0, 1.0, (2,), dtype=np.float32),
+                "idx": gym.spaces.Discrete(3),
+                "flag": gym.spaces.Discrete(2),
+                "pixels": gym.spaces.Box(0, 255, (2, 2), dtype=np.uint8),
+            }
+        )
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float32) if continuous else gym.spaces.Discrete(3)
+        self.scalars, self.nan_at = scalars, nan_at
+        self.t = self.n_steps = 0
+
+    def _obs(self) -> dict:
+        idx, flag = self.t % 3, self.t % 2 == 0
+        if self.scalars == "numpy":
+            idx, flag = np.int64(idx), np.bool_(flag)
+        pos = np.array([self.t / self.EPISODE, -self.t / self.EPISODE], dtype=np.float32)
+        if self.n_steps == self.nan_at:
+            pos[0] = NAN
+        return {"pos": pos, "idx": idx, "flag": flag, "pixels": np.full((2, 2), self.t, dtype=np.uint8)}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.t += 1
+        self.n_steps += 1
+        action = float(np.asarray(action).reshape(-1)[0])
+        reward = -abs(action - (self.t - 1) % 3) if self.action_space.shape == () else -abs(action)
+        return self._obs(), reward, self.t >= self.EPISODE, False, {}
+
+
+SCALAR_OBS_ALGOS = {
+    "dqn": (HLGaussDQN, sb3.DQN, False),
+    "sac": (HLGaussSAC, sb3.SAC, True),
+    "td3": (HLGaussTD3, sb3.TD3, True),
+}
+
+
+@pytest.mark.parametrize("scalars", ["python", "numpy"])
+@pytest.mark.parametrize("algo", list(SCALAR_OBS_ALGOS))
+def test_dict_observation_with_scalar_entries_trains_as_in_sb3(algo, scalars):
+    ours, theirs, continuous = SCALAR_OBS_ALGOS[algo]
+    settings = dict(learning_starts=50, buffer_size=500, batch_size=16, policy_kwargs=dict(net_arch=[16]), seed=0)
+    reference = theirs("MultiInputPolicy", PointAndIndex(continuous, scalars), **settings)
+    reference.learn(200)  # SB3's own algorithm takes this env
+    model = ours("MultiInputPolicy", PointAndIndex(continuous, scalars), num_bins=21, **settings)
+    model.learn(200)
+    assert model.num_timesteps == 200 and model._n_updates > 0
+    assert_buffer_finite(model.replay_buffer, 200)
+
+
+@pytest.mark.parametrize("algo", list(SCALAR_OBS_ALGOS))
+def test_dict_observation_with_scalar_entries_still_names_a_nan(algo):
+    ours, _, continuous = SCALAR_OBS_ALGOS[algo]
+    # At step 50 the episode ends: the NaN is in the terminal observation (a dict of Python scalars).
+    for nan_at, named in [(30, "the next observation 'pos'"), (2 * PointAndIndex.EPISODE, "the terminal observation 'pos'")]:
+        model = ours(
+            "MultiInputPolicy", PointAndIndex(continuous, nan_at=nan_at), learning_starts=10, buffer_size=200,
+            batch_size=16, num_bins=21, policy_kwargs=dict(net_arch=[8]), seed=0,
+        )
+        with pytest.raises(NonFiniteDataError, match=rf"{named} of env 0 holds 1 NaN of its 2 values"):
+            model.learn(200)
+        assert model.num_timesteps == nan_at
+        assert_buffer_finite(model.replay_buffer, nan_at - 1)
+
+
+@pytest.mark.parametrize(
+    "obs",
+    [3, True, np.int64(2), np.bool_(False), np.float32(0.5), 0.5, np.zeros((84, 84, 3), dtype=np.uint8),
+     np.array([1, 2]), {"idx": 2, "flag": False, "pos": np.zeros(2, dtype=np.float32), "image": np.zeros((4, 4), np.uint8)}],
+    ids=lambda obs: type(obs).__name__,
+)
+def test_finite_check_takes_every_observation_sb3_takes(obs):
+    from sb3_hlgauss.common.checks import _finite_obs, _obs_problems
+
+    assert _finite_obs(obs)
+    assert _obs_problems("observation", obs, 0) == []
+
+
+@pytest.mark.parametrize("obs", [NAN, np.float32(INF), {"idx": 2, "pos": np.array([0.0, NAN], dtype=np.float32)}], ids=str)
+def test_finite_check_finds_a_non_finite_scalar_or_entry(obs):
+    from sb3_hlgauss.common.checks import _finite_obs, _obs_problems
+
+    assert not _finite_obs(obs)
+    assert len(_obs_problems("observation", obs, 0)) == 1

@@ -1,15 +1,16 @@
-"""GPU placement: losses, HLGaussDQN, HLGaussSAC and HLGaussTD3 on CUDA (skipped without a GPU).
+"""GPU placement: losses, HLGaussDQN, HLGaussSAC, HLGaussTD3, HLGaussPPO and HLGaussA2C on CUDA (skipped without a GPU).
 
 CI has no GPU, so these run only where one is present (``pytest tests/test_cuda.py``). They check what
 a CPU test cannot: every tensor of the loss path follows the model to the device, a model trained on
 the GPU saves and loads on the CPU with the same predictions, and the numerics match the CPU's.
+``tests/test_device.py`` checks the device placement without a GPU (on PyTorch's meta device).
 """
 
 import numpy as np
 import pytest
 import torch as th
 
-from sb3_hlgauss import HLGaussDQN, HLGaussSAC, HLGaussTD3, available_losses, make_loss
+from sb3_hlgauss import HLGaussA2C, HLGaussDQN, HLGaussPPO, HLGaussSAC, HLGaussTD3, available_losses, make_loss
 
 pytestmark = pytest.mark.skipif(not th.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -78,10 +79,35 @@ def test_actor_critic_trains_on_gpu_and_loads_on_cpu(tmp_path, algorithm):
     model = algorithm("MlpPolicy", "Pendulum-v1", learning_starts=100, device="cuda", seed=0)
     model.learn(300)
     assert model.value_loss.centers.device.type == "cuda"
-    assert np.isfinite(model.logger.name_to_value["train/loss"])
+    assert np.isfinite(model.logger.name_to_value["train/critic_loss"])
     model.save(tmp_path / "model")
     loaded = algorithm.load(tmp_path / "model", device="cpu")
     observations = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
     _assert_same_predictions(model, loaded, observations)
     loaded.set_env(model.get_env())
     loaded.learn(100, reset_num_timesteps=False)
+
+
+#: The default critic, and a symlog HL-Gauss one (its mean-correcting table of centres is a buffer of the loss).
+ON_POLICY_SETTINGS = {"default": {}, "symlog": dict(v_min=-1e4, v_max=1e4, value_transform="symlog")}
+
+
+@pytest.mark.parametrize("settings", ON_POLICY_SETTINGS.values(), ids=ON_POLICY_SETTINGS.keys())
+@pytest.mark.parametrize("algorithm", [HLGaussPPO, HLGaussA2C])
+def test_on_policy_trains_on_gpu_and_loads_on_cpu(tmp_path, algorithm, settings):
+    model = algorithm("MlpPolicy", "CartPole-v1", n_steps=64, device="cuda", seed=0, **settings)
+    model.learn(256)
+    assert model.value_loss.centers.device.type == "cuda"
+    assert all(buffer.device.type == "cuda" for buffer in model.value_loss.buffers(recurse=False))
+    assert model.logger.name_to_value["train/n_updates"] > 0
+    assert np.isfinite(model.logger.name_to_value["train/value_loss"])
+    model.save(tmp_path / "model")
+    loaded = algorithm.load(tmp_path / "model", device="cpu")
+    assert loaded.value_loss.centers.device.type == "cpu"
+    observations = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    values_gpu = model.policy.predict_values(model.policy.obs_to_tensor(observations)[0])
+    values_cpu = loaded.policy.predict_values(loaded.policy.obs_to_tensor(observations)[0])
+    th.testing.assert_close(values_cpu, values_gpu.cpu(), rtol=1e-4, atol=1e-4)
+    _assert_same_predictions(model, loaded, observations)
+    loaded.set_env(model.get_env())
+    loaded.learn(2 * loaded.n_steps, reset_num_timesteps=False)  # continues on the CPU

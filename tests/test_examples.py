@@ -57,7 +57,7 @@ def test_every_example_is_tested():
 
 def test_swap_dqn_sac(tmp_path):
     output = python_example("swap_dqn_sac.py", "--timesteps", "300", "--out-dir", str(tmp_path), cwd=tmp_path)
-    assert "train/clip_fraction" in output and "train/q_mean" in output
+    assert "train/target_clip_fraction" in output and "train/q_mean" in output
     assert_non_empty(tmp_path / "hlgauss_dqn_hl_gauss.zip")
     assert_non_empty(tmp_path / "dqn_hl_gauss_logs" / "progress.csv")
     if sac_available():

@@ -49,8 +49,8 @@ def test_value_head_outputs_logits_and_values_are_their_mean_return():
 
 
 def test_fresh_critic_predicts_the_target_distribution_of_zero():
-    """Value 0, and no mass on the far atoms of the default symlog support (see CategoricalValueHead)."""
-    model = small_ppo()
+    """A hand-set support: value 0, and no mass on the far atoms of 0.4.0's symlog support (see CategoricalValueHead)."""
+    model = small_ppo(v_min=-1e4, v_max=1e4, value_transform="symlog")
     probs = th.softmax(model.policy.predict_value_logits(th.randn(3, 4)), dim=-1).detach()
     target = model.value_loss.to_probs(th.zeros(1))[0]
     th.testing.assert_close(probs[0], target / target.clamp_min(1e-8).sum(), atol=1e-6, rtol=0)
@@ -129,18 +129,6 @@ def test_one_update_is_cross_entropy_plus_ppo_policy_loss(loss):
     logs = model.logger.name_to_value
     assert logs["train/value_loss"] == pytest.approx(float(cross_entropy), rel=1e-5)
     assert logs["train/policy_gradient_loss"] == pytest.approx(float(policy_loss), abs=1e-6)
-
-
-def test_rollout_targets_are_the_targets_of_each_return():
-    """PPO builds the targets of a rollout once and looks each minibatch's up: the same targets."""
-    model = small_ppo(num_bins=21, v_min=-1.0, v_max=30.0, value_transform="identity")
-    model.learn(32)
-    table = model._rollout_targets()
-    returns = th.as_tensor(model.rollout_buffer.returns).flatten()[th.randperm(32)[:8]]
-    looked_up, direct = table.lookup(returns), model.value_loss.target(returns)
-    for got, expected in zip(looked_up, direct, strict=True):
-        th.testing.assert_close(got, expected)
-    assert table.lookup(returns + 1e-3) is None  # not a return of the rollout: built directly
 
 
 def test_clip_range_vf_stops_the_gradient_of_samples_whose_value_moved_too_far():
@@ -323,19 +311,14 @@ def test_nan_rewards_raise_before_training():
 
 
 # ------------------------------------------------------------------------- learning
-def _zoo_cartpole(algo_class=HLGaussPPO, seed: int = 0):
-    env = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
-    return algo_class(
-        "MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-        learning_rate=lambda p: 1e-3 * p, clip_range=lambda p: 0.2 * p, seed=seed, device="cpu",
-    )  # fmt: skip
-
-
 @pytest.mark.slow
-def test_solves_cartpole():
-    """The zoo's CartPole-v1 settings and the default support: greedy evaluation return 475 within 1e5 steps."""
-    model = _zoo_cartpole()
-    assert best_evaluation_return(model, "CartPole-v1", 100_000, threshold=475, eval_freq=1_250) >= 475
+def test_default_critic_holds_cartpole_at_the_end(tmp_path):
+    """No loss settings, the zoo's PPO CartPole-v1 settings, 1e5 steps (the no-regression panel's cell): the **final**
+    greedy return reaches 475 on at least two of three seeds (docs/benchmarks.md has the panel's record)."""
+    from tests.helpers import final_evaluation_returns
+
+    returns = final_evaluation_returns("ppo/CartPole-v1", [100, 101, 102], tmp_path)
+    assert sum(r >= 475 for r in returns) >= 2, returns
 
 
 @pytest.mark.slow

@@ -122,10 +122,11 @@ def test_default_support_is_the_package_default():
 
     model = HLGaussSAC("MlpPolicy", "Pendulum-v1")
     loss = model.value_loss
-    assert type(loss).__name__ == "HLGaussLoss"
+    assert type(loss).__name__ == "HLGaussLoss" and model.value_scale == "auto"
     assert (loss.v_min, loss.v_max, loss.num_bins, loss.value_transform.name) == (
-        base_class.DEFAULT_V_MIN, base_class.DEFAULT_V_MAX, base_class.DEFAULT_NUM_BINS, base_class.DEFAULT_VALUE_TRANSFORM,
+        -base_class.AUTO_EDGE, base_class.AUTO_EDGE, base_class.DEFAULT_NUM_BINS, base_class.AUTO_VALUE_TRANSFORM,
     )
+    assert loss.return_scale is not None and loss.return_scale.gamma == model.gamma
     assert model.critic.value_loss is loss and model.critic_target.value_loss is loss
 
 
@@ -166,7 +167,7 @@ def test_q_values_are_expectations_over_the_bins():
         th.testing.assert_close(model.critic.q_values(obs, actions).double(), expected, rtol=1e-5, atol=1e-5)
         th.testing.assert_close(model.critic.q1_forward(obs, actions).double(), expected[:, :1], rtol=1e-5, atol=1e-5)
         # The pessimistic head is the one with the lowest Q-value, per sample
-        lowest = model.critic.pessimistic_logits(obs, actions)
+        lowest, _ = model.critic.pessimistic(obs, actions)
         th.testing.assert_close(expected_value(lowest, centers, symexp), expected.min(dim=1).values, rtol=1e-5, atol=1e-5)
 
 
@@ -290,7 +291,7 @@ def test_c51_projects_the_pessimistic_head_with_the_soft_reward():
 
 def test_actor_is_trained_on_the_min_q_value():
     """One train() step logs actor_loss = mean(alpha log pi - min_j Q_j(s, pi(s))) computed here."""
-    model = small_sac(ent_coef=0.1)
+    model = small_sac(ent_coef=0.1, v_min=-1e4, v_max=1e4)  # a fixed symlog support, decoded here by hand
     batch = _fill_and_sample(model)
     model.replay_buffer.sample = lambda *args, **kwargs: batch  # type: ignore[method-assign]
     critic_state = {k: v.clone() for k, v in model.critic.state_dict().items()}
@@ -379,9 +380,11 @@ def test_clipped_targets_are_counted_and_logged(tmp_path):
     model.learn(600, log_interval=1)
     assert model.n_clipped_targets > 0
     log = pd.read_csv(tmp_path / "progress.csv")
-    for key in ("train/loss", "train/critic_loss", "train/actor_loss", "train/ent_coef", "train/q_mean", "train/clip_fraction"):
+    for key in ("train/critic_loss", "train/actor_loss", "train/ent_coef", "train/q_mean", "train/target_clip_fraction"):
         assert key in log.columns
-    assert log["train/clip_fraction"].dropna().max() > 0
+    # SB3's keys only: the critic loss once, and no clip_fraction (PPO's ratio clip in SB3)
+    assert "train/loss" not in log.columns and "train/clip_fraction" not in log.columns
+    assert log["train/target_clip_fraction"].dropna().max() > 0
     counts = log["train/n_clipped_targets"].dropna()
     # A running total: non-decreasing, and the last dump is at most the final count (training goes on after it)
     assert counts.is_monotonic_increasing and 0 < counts.iloc[-1] <= model.n_clipped_targets
@@ -390,7 +393,7 @@ def test_clipped_targets_are_counted_and_logged(tmp_path):
 def test_wide_default_support_does_not_clip_pendulum():
     model = small_sac(num_bins=101, v_min=-1e4, v_max=1e4)
     model.learn(300)
-    assert model.n_clipped_targets == 0 and model.logger.name_to_value["train/clip_fraction"] == 0.0
+    assert model.n_clipped_targets == 0 and model.logger.name_to_value["train/target_clip_fraction"] == 0.0
 
 
 # --------------------------------------------------------------------------- errors

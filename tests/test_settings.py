@@ -12,7 +12,7 @@ import stable_baselines3 as sb3
 import torch as th
 
 from sb3_hlgauss import HLGaussDQN, HLGaussSAC, HLGaussTD3
-from sb3_hlgauss.common.base_class import DEFAULT_NUM_BINS, DEFAULT_V_MAX, DEFAULT_V_MIN
+from sb3_hlgauss.common.base_class import AUTO_EDGE, DEFAULT_NUM_BINS, DEFAULT_V_MAX, DEFAULT_V_MIN
 
 ALGOS = {
     HLGaussDQN: ("CartPole-v1", sb3.DQN),
@@ -47,13 +47,27 @@ def test_sigma_and_sigma_ratio_together_are_an_error(algo):
 
 @pytest.mark.parametrize("algo", ALGOS, ids=lambda a: a.__name__)
 def test_none_means_the_algorithms_documented_default(algo):
-    model = build(algo, loss=None, num_bins=None, v_min=None, v_max=None, sigma_ratio=None, value_transform=None, loss_kwargs=None)
-    expected = dict(num_bins=DEFAULT_NUM_BINS, v_min=DEFAULT_V_MIN, v_max=DEFAULT_V_MAX, value_transform="symlog")
-    assert critic_settings(model) == expected
+    model = build(algo, loss=None, num_bins=None, v_min=None, v_max=None, sigma_ratio=None, value_transform=None,
+                  loss_kwargs=None, value_scale=None)
+    # The default support follows the returns: [-5, 5] (normalised units) times the return scale.
+    assert critic_settings(model) == dict(num_bins=DEFAULT_NUM_BINS, v_min=-AUTO_EDGE, v_max=AUTO_EDGE, value_transform="identity")
+    assert model.value_loss.return_scale is not None and model.value_loss.return_scale.gamma == model.gamma
+    expected = dict(num_bins=DEFAULT_NUM_BINS, v_min=None, v_max=None, value_transform="identity", value_scale="auto")
     assert {key: getattr(model, key) for key in expected} == expected
     assert model.loss == "hl_gauss" and model.sigma_ratio == 0.75 and model.loss_kwargs == {}
-    # v_min=None with a given v_max: the default v_min, not the loss class's -10
-    assert build(algo, v_min=None, v_max=500.0).value_loss.v_min == DEFAULT_V_MIN
+    # A hand-set bound makes the support fixed, with 0.4.0's defaults for the rest (symlog, +-1e4)
+    fixed = build(algo, v_min=None, v_max=500.0)
+    assert fixed.value_scale == "fixed" and fixed.value_loss.return_scale is None
+    assert critic_settings(fixed) == dict(num_bins=DEFAULT_NUM_BINS, v_min=DEFAULT_V_MIN, v_max=500.0, value_transform="symlog")
+
+
+@pytest.mark.parametrize("algo", ALGOS, ids=lambda a: a.__name__)
+def test_value_scale_is_checked(algo):
+    with pytest.raises(ValueError, match=r"value_scale must be one of \('auto', 'fixed'\), got 'adaptive'"):
+        build(algo, value_scale="adaptive")
+    with pytest.raises(ValueError, match=r"value_scale='auto' chooses the support .* v_min=-1.0"):
+        build(algo, value_scale="auto", v_min=-1.0, v_max=1.0)
+    assert build(algo, value_scale="fixed").value_loss.v_max == DEFAULT_V_MAX
 
 
 @pytest.mark.parametrize("algo", ALGOS, ids=lambda a: a.__name__)
@@ -90,7 +104,7 @@ def test_attributes_describe_the_critic_in_use_and_survive_save_load(algo, tmp_p
 
 
 @pytest.mark.parametrize("algo", ALGOS, ids=lambda a: a.__name__)
-@pytest.mark.parametrize("override", [dict(v_max=1000.0), dict(num_bins=51), dict(loss="two_hot"), dict(sigma_ratio=1.0), dict(value_transform="identity")])
+@pytest.mark.parametrize("override", [dict(v_max=1000.0), dict(num_bins=51), dict(loss="two_hot"), dict(sigma_ratio=1.0), dict(value_transform="symlog")])
 def test_load_that_would_change_the_critic_is_an_error_naming_the_setting(algo, override, tmp_path):
     build(algo, num_bins=21).save(tmp_path / "m.zip")
     (key, value), = override.items()

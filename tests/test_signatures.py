@@ -87,8 +87,8 @@ def test_positional_call_sets_sb3_arguments(ours, sb3):
     for name in ("learning_rate", "buffer_size", "learning_starts", "batch_size", "tau", "gamma", "gradient_steps"):
         assert getattr(model, name) == getattr(reference, name), name
     # ... and the loss settings are the documented defaults
-    assert (model.loss, model.num_bins, model.v_min, model.v_max, model.value_transform) == (
-        "hl_gauss", 101, -10_000.0, 10_000.0, "symlog",
+    assert (model.loss, model.num_bins, model.v_min, model.v_max, model.value_transform, model.value_scale) == (
+        "hl_gauss", 101, None, None, "identity", "auto",
     )
     assert model.value_loss.sigma_ratio == 0.75
 

@@ -200,7 +200,7 @@ def test_policy_save_load(tmp_path):
 def test_clipped_targets_are_logged():
     model = small_td3(v_min=-2, v_max=2, value_transform="identity", num_bins=11)
     model.learn(400)
-    assert model.n_clipped_targets > 0 and model.logger.name_to_value["train/clip_fraction"] > 0
+    assert model.n_clipped_targets > 0 and model.logger.name_to_value["train/target_clip_fraction"] > 0
 
 
 def test_discrete_actions_point_to_dqn():

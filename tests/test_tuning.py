@@ -233,7 +233,7 @@ def test_budget_counts_finished_trials_only():
     study.add_trial(optuna.create_trial(state=TrialState.FAIL, user_attrs={tuning.NOT_RUN_ATTR: "full"}))
     study.add_trial(optuna.create_trial(state=TrialState.WAITING))
     counts = tuning.trial_counts(study)
-    assert counts == tuning.TrialCounts(finished=3, running=0, waiting=1, lost=1, not_run=1)
+    assert counts == tuning.TrialCounts(finished=3, running=0, lost=1, not_run=1)
     assert [trial_kind(trial) for trial in study.trials] == ["COMPLETE", "PRUNED", "FAIL", "LOST", "NOT_RUN", "WAITING"]
     # The next trial (number 6, the waiting one) fits a budget of 4 but not of 3.
     trial = study.ask()

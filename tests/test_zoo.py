@@ -153,14 +153,21 @@ def test_sampler_merges_with_the_file():
     token = set_base_hyperparams(algo_class, base)
     try:
         two_hot = HYPERPARAMS_SAMPLER["hlgauss_dqn"](
-            FixedTrial({**zoo_params, "loss": "two_hot", "num_bins": 51, "v_range_scale": 2.0}), 0, 1, {"using_her_replay_buffer": False}
+            FixedTrial({**zoo_params, "loss": "two_hot", "num_bins": 51, "value_scale": "fixed", "v_range_scale": 2.0}), 0, 1, {"using_her_replay_buffer": False}
         )
         hl_gauss = HYPERPARAMS_SAMPLER["hlgauss_dqn"](
-            FixedTrial({**zoo_params, "loss": "hl_gauss", "num_bins": 101, "v_range_scale": 0.5, "sigma_ratio": 1.5}),
+            FixedTrial({**zoo_params, "loss": "hl_gauss", "num_bins": 101, "value_scale": "fixed", "v_range_scale": 0.5, "sigma_ratio": 1.5}),
+            0, 1, {"using_her_replay_buffer": False},
+        )  # fmt: skip
+        auto = HYPERPARAMS_SAMPLER["hlgauss_dqn"](
+            FixedTrial({**zoo_params, "loss": "hl_gauss", "num_bins": 51, "value_scale": "auto", "sigma_ratio": 1.0}),
             0, 1, {"using_her_replay_buffer": False},
         )  # fmt: skip
     finally:
         reset_base_hyperparams(token)
+    # value_scale="auto": the file's hand-set range is not used, the support follows the returns
+    assert (auto["value_scale"], auto["v_min"], auto["v_max"]) == ("auto", None, None)
+    assert algo_class("MlpPolicy", "CartPole-v1", **{k: v for k, v in auto.items() if k != "policy_kwargs"}).value_scale == "auto"
     assert two_hot["policy_kwargs"] == {"features_extractor_class": MinAtarCNN, "net_arch": [256, 256]}
     assert (two_hot["loss"], two_hot["num_bins"], two_hot["sigma_ratio"]) == ("two_hot", 51, None)
     assert (two_hot["v_min"], two_hot["v_max"]) == (-20.0, 220.0)
@@ -181,7 +188,8 @@ def test_continuous_samplers_add_loss_settings(algo):
     trial = study.ask()
     sampled = HYPERPARAMS_SAMPLER[algo](trial, 1, 1, {"using_her_replay_buffer": False})
     assert {"loss", "num_bins", "learning_rate", "gamma", "policy_kwargs"} <= set(sampled)
-    assert set(LOSS_PARAM_NAMES) - {"sigma_ratio"} <= set(trial.params)
+    assert set(LOSS_PARAM_NAMES) - {"sigma_ratio", "v_range_scale"} <= set(trial.params)
+    assert ("v_range_scale" in trial.params) == (trial.params["value_scale"] == "fixed")
     assert ("sigma_ratio" in trial.params) == (sampled["loss"] == "hl_gauss")
 
 
@@ -266,7 +274,8 @@ def test_optimize_with_sqlite_then_load_trial_zero(tmp_path):
     assert len(study.trials) == 2
     assert all(trial.state in (TrialState.COMPLETE, TrialState.PRUNED) for trial in study.trials)
     for trial in study.trials:  # our loss settings are tuned with the zoo's DQN ones
-        assert {"loss", "num_bins", "v_range_scale", "learning_rate"} <= set(trial.params)
+        assert {"loss", "num_bins", "value_scale", "learning_rate"} <= set(trial.params)
+        assert ("v_range_scale" in trial.params) == (trial.params["value_scale"] == "fixed")
     assert list((tmp_path / "tune" / "hlgauss_dqn").glob("report_CartPole-v1_*.csv"))
 
     # Train with trial 0's hyperparameters (the zoo alone would load the best trial for --trial-id 0).

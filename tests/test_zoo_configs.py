@@ -28,7 +28,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "zoo_configs"
 ATARI_ENV_IDS = ("ALE/Pong-v5", "BreakoutNoFrameskip-v4")
 ENV_PACKAGES = {"MinAtar/": "minatar", "ALE/": "ale_py", "NoFrameskip": "ale_py", "LunarLander": "Box2D"}
 MUJOCO = ("HalfCheetah", "Hopper", "Walker2d", "Ant")
-LOSS_KEYS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform", "loss_kwargs")
+LOSS_KEYS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform", "loss_kwargs", "value_scale")
 #: On-policy algorithms: a short rollout instead of a small replay buffer.
 ON_POLICY = ("hlgauss_ppo", "hlgauss_a2c", "ppo", "a2c")
 # Constructor arguments of our algorithms that only exist for them (absent from the baseline files).
@@ -125,7 +125,11 @@ def test_entry_validates(algo, key):
     settings = _load(CONFIG_DIR / f"{algo}.yml")[key]
     assert "n_timesteps" in settings and "policy" in settings
     if algo in OUR_ALGOS:
-        assert "loss" in settings and settings["v_min"] < settings["v_max"]
+        assert "loss" in settings
+        if settings.get("value_scale") == "auto":  # the support scales itself: no range is written
+            assert "v_min" not in settings and "v_max" not in settings
+        else:
+            assert settings["v_min"] < settings["v_max"]
         validate_hyperparams(algo, ALGOS[algo], settings, f"{algo}.yml [{key}]")
 
 
@@ -160,5 +164,6 @@ def test_entry_builds_and_trains(algo, key, env_id, tmp_path, monkeypatch):
     assert model.num_timesteps >= 200
     if algo in OUR_ALGOS:
         assert (model.loss, model.num_bins) == (settings["loss"], settings["num_bins"])
-        assert (model.v_min, model.v_max) == (settings["v_min"], settings["v_max"])
+        assert (model.v_min, model.v_max) == (settings.get("v_min"), settings.get("v_max"))
+        assert model.value_scale == settings.get("value_scale", "fixed")
     assert model._n_updates > 0  # learning happened, not just construction

@@ -53,7 +53,7 @@ def test_ppo_sampler_merges_with_the_file_and_builds():
     base = {"policy_kwargs": dict(ortho_init=False), "v_min": -100.0, "v_max": 100.0}
     token = set_base_hyperparams(algo_class, base)
     try:
-        trial = FixedTrial({**PPO_TRIAL, "loss": "two_hot", "num_bins": 51, "v_range_scale": 2.0})
+        trial = FixedTrial({**PPO_TRIAL, "loss": "two_hot", "num_bins": 51, "value_scale": "fixed", "v_range_scale": 2.0})
         sampled = HYPERPARAMS_SAMPLER["hlgauss_ppo"](trial, 2, 1, {})
     finally:
         reset_base_hyperparams(token)
@@ -95,5 +95,5 @@ def test_train_enjoy_load_and_two_optuna_trials(tmp_path):
     assert len(study.trials) == 2
     assert all(trial.state == TrialState.COMPLETE for trial in study.trials), [t.user_attrs for t in study.trials]
     for trial in study.trials:
-        assert {"loss", "num_bins", "v_range_scale", "learning_rate", "n_steps_pow"} <= set(trial.params)
+        assert {"loss", "num_bins", "value_scale", "learning_rate", "n_steps_pow"} <= set(trial.params)
         assert trial.params["loss"] in ON_POLICY_LOSS_CHOICES

@@ -14,25 +14,32 @@ from typing import Any, ClassVar
 
 import cloudpickle
 
-import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.base_class import maybe_make_env
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.save_util import open_path
 from stable_baselines3.common.type_aliases import GymEnv
 
-from sb3_hlgauss.common.checks import FiniteTransitionsMixin
 from sb3_hlgauss.common.errors import CriticDivergedError
 from sb3_hlgauss.common.losses import ClassificationLoss, check_num_bins, make_loss
+from sb3_hlgauss.common.policies import ValueLossPolicyMixin
 from sb3_hlgauss.common.transforms import ValueTransform
 from sb3_hlgauss.version import __version__
 
-#: Default support: wide enough for the returns of most Gymnasium tasks without tuning.
-#: The symlog transform keeps the resolution fine near zero (see the README's "Choosing the support").
 DEFAULT_LOSS = "hl_gauss"
 DEFAULT_NUM_BINS = 101
+#: ``value_scale="auto"`` (the default when no ``v_min``/``v_max`` is given): the support is ``[-AUTO_EDGE,
+#: AUTO_EDGE]`` in units of a running scale of the returns (:class:`~sb3_hlgauss.common.value_scale.RunningReturnScale`),
+#: uniform (identity transform), as SimbaV2's critic.
+AUTO_EDGE = 5.0
+AUTO_VALUE_TRANSFORM = "identity"
+#: ``value_scale="fixed"``: the support ``[v_min, v_max]`` in return units; these fill in a missing bound or
+#: transform (0.4.0's defaults, so that a hand-set support builds the 0.4.0 critic).
 DEFAULT_V_MIN = -10_000.0
 DEFAULT_V_MAX = 10_000.0
 DEFAULT_VALUE_TRANSFORM = "symlog"
+VALUE_SCALES = ("auto", "fixed")
 
 
 def check_action_space(
@@ -58,10 +65,12 @@ def check_action_space(
 
 
 #: The constructor arguments that define the categorical critic; each has exactly one source.
-LOSS_SETTINGS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform", "loss_kwargs")
-_NAMED_SETTINGS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform")
+LOSS_SETTINGS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform", "loss_kwargs", "value_scale")
+_NAMED_SETTINGS = ("loss", "num_bins", "v_min", "v_max", "sigma_ratio", "value_transform", "value_scale")
 #: Saved with every model from 0.3.0 on: the sb3-hlgauss version whose settings rules the file follows.
 VERSION_KEY = "_sb3_hlgauss_version"
+#: Key of the policy's loss keyword arguments that attaches a return scale (not a loss argument).
+RETURN_SCALE_KEY = "return_scale"
 
 
 def resolve_loss_settings(
@@ -73,12 +82,15 @@ def resolve_loss_settings(
     sigma_ratio: float | None = None,
     value_transform: str | ValueTransform | None = None,
     loss_kwargs: Mapping[str, Any] | None = None,
+    value_scale: str | None = None,
 ) -> tuple[dict[str, Any], ClassificationLoss]:
     """Validate the loss settings of an algorithm and resolve them to the critic they build.
 
     Rules (the same for every algorithm): ``None`` means the algorithm's documented default
     (:data:`DEFAULT_LOSS`, :data:`DEFAULT_NUM_BINS`, ...; ``sigma_ratio``: the loss's own, 0.75 for
-    HL-Gauss); a setting of the wrong type is a ``TypeError`` naming it; a setting given both as an
+    HL-Gauss); ``value_scale`` is ``"auto"`` (the support follows the returns; ``v_min``/``v_max`` stay
+    ``None``) unless ``v_min`` or ``v_max`` is given, which makes it ``"fixed"`` (giving them with
+    ``value_scale="auto"`` is a ``ValueError``); a setting of the wrong type is a ``TypeError`` naming it; a setting given both as an
     argument and in ``loss_kwargs`` (or ``sigma`` together with ``sigma_ratio``) is a ``ValueError``
     naming it; HL-Gauss's ``sigma`` (transformed units) is converted into the ``sigma_ratio`` in use.
 
@@ -108,12 +120,24 @@ def resolve_loss_settings(
             f"give one (got sigma={extra['sigma']!r}, sigma_ratio={sigma_ratio!r})"
         )
     num_bins = check_num_bins(DEFAULT_NUM_BINS if num_bins is None else num_bins)
+    hand_set = v_min is not None or v_max is not None
+    if value_scale is None:
+        value_scale = "fixed" if hand_set else "auto"
+    if value_scale not in VALUE_SCALES:
+        raise ValueError(f"{owner}: value_scale must be one of {VALUE_SCALES}, got {value_scale!r}")
+    if value_scale == "auto" and hand_set:
+        raise ValueError(
+            f"{owner}: value_scale='auto' chooses the support from the returns, but v_min={v_min!r}, v_max={v_max!r} "
+            "were given: give v_min and v_max (a fixed support, value_scale='fixed') or neither"
+        )
     if value_transform is None:
-        value_transform = DEFAULT_VALUE_TRANSFORM
+        value_transform = AUTO_VALUE_TRANSFORM if value_scale == "auto" else DEFAULT_VALUE_TRANSFORM
     if isinstance(value_transform, ValueTransform):
         value_transform = value_transform.name
     if not isinstance(value_transform, str):
         raise TypeError(f"{owner}: value_transform must be a registered transform name, got {value_transform!r}")
+    if value_scale == "auto":
+        v_min, v_max = -AUTO_EDGE, AUTO_EDGE
     arguments: dict[str, Any] = dict(
         num_bins=num_bins,
         v_min=DEFAULT_V_MIN if v_min is None else v_min,
@@ -124,24 +148,31 @@ def resolve_loss_settings(
         arguments["sigma_ratio"] = sigma_ratio
     value_loss = make_loss(loss, **arguments, **extra)
     extra.pop("sigma", None)  # now value_loss.sigma_ratio
+    auto = value_scale == "auto"
     settings = dict(
         loss=loss,
         num_bins=value_loss.num_bins,
-        v_min=value_loss.v_min,
-        v_max=value_loss.v_max,
+        v_min=None if auto else value_loss.v_min,
+        v_max=None if auto else value_loss.v_max,
         sigma_ratio=getattr(value_loss, "sigma_ratio", None),
         value_transform=value_loss.value_transform.name,
         loss_kwargs=extra,
+        value_scale=value_scale,
     )
     return settings, value_loss
 
 
-def policy_loss_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments the policy builds its loss with, from resolved settings."""
-    kwargs = {key: settings[key] for key in ("num_bins", "v_min", "v_max", "value_transform")}
+def policy_loss_kwargs(settings: Mapping[str, Any], gamma: float) -> dict[str, Any]:
+    """The keyword arguments the policy builds its loss with, from resolved settings (``gamma``: the
+    algorithm's discount, which a ``value_scale="auto"`` critic's running return uses)."""
+    auto = settings.get("value_scale") == "auto"
+    kwargs = {key: settings[key] for key in ("num_bins", "value_transform")}
+    kwargs["v_min"], kwargs["v_max"] = (-AUTO_EDGE, AUTO_EDGE) if auto else (settings["v_min"], settings["v_max"])
     if settings["sigma_ratio"] is not None:
         kwargs["sigma_ratio"] = settings["sigma_ratio"]
     kwargs.update(settings["loss_kwargs"])
+    if auto:
+        kwargs[RETURN_SCALE_KEY] = dict(gamma=float(gamma), edge=AUTO_EDGE)
     return kwargs
 
 
@@ -171,23 +202,30 @@ def _legacy_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-def _read_saved_data(path: str | pathlib.Path | io.BufferedIOBase) -> tuple[Any, dict[str, Any]]:
-    """The JSON ``data`` of a saved model, not deserialized, and a path SB3 can still read."""
-    if isinstance(path, io.BufferedIOBase) or hasattr(path, "read"):
-        raw = path.read()  # type: ignore[union-attr]
-        path = io.BytesIO(raw)
-        source: Any = io.BytesIO(raw)
-    else:
-        path = pathlib.Path(path)
-        if not path.exists() and path.with_suffix(".zip").exists():
-            path = path.with_suffix(".zip")
-        source = path
+def _read_saved_data(path: str | pathlib.Path | io.BufferedIOBase) -> dict[str, Any] | None:
+    """The JSON ``data`` of a saved model, not deserialized, from the file SB3's ``load`` reads.
+
+    The file is opened by SB3's own ``open_path`` (the path as given, else with ``.zip`` appended; a file
+    object as it is, left at its position), so that the checks of ``load`` see the file SB3 loads.
+    ``load_from_zip_file`` is not used: it would also load every weight tensor and unpickle every stored
+    object, which SB3's ``load`` does next anyway.
+
+    :return: The data, ``{}`` for an archive without it, ``None`` for a file that is not a zip archive
+        (SB3's ``load`` then raises its own error).
+    :raises FileNotFoundError: SB3's, if neither the path nor the path with ``.zip`` exists.
+    """
+    file = open_path(path, "r", verbose=0, suffix="zip")
+    position = file.tell()
     try:
-        with zipfile.ZipFile(source) as archive:
-            stored = json.loads(archive.read("data").decode())
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
-        stored = {}  # let SB3 report what is wrong with the file
-    return path, stored
+        with zipfile.ZipFile(file) as archive:
+            return json.loads(archive.read("data").decode()) if "data" in archive.namelist() else {}
+    except zipfile.BadZipFile:
+        return None
+    finally:
+        if isinstance(path, (str, pathlib.Path)):
+            file.close()
+        else:
+            file.seek(position)
 
 
 def _saved_policy_class(stored: Mapping[str, Any]) -> type | None:
@@ -200,20 +238,62 @@ def _saved_policy_class(stored: Mapping[str, Any]) -> type | None:
         return None
 
 
-def _algorithm_of_policy(policy_class: type) -> str | None:
-    """Which algorithm (ours first, then SB3's) saves models with ``policy_class``."""
-    from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
-
+def _our_algorithms() -> tuple[type, ...]:
     from sb3_hlgauss import HLGaussA2C, HLGaussDQN, HLGaussPPO, HLGaussSAC, HLGaussTD3
 
-    for algorithm in (HLGaussDQN, HLGaussSAC, HLGaussTD3, HLGaussPPO, HLGaussA2C, DQN, SAC, TD3, DDPG, PPO, A2C):
+    return HLGaussDQN, HLGaussSAC, HLGaussTD3, HLGaussPPO, HLGaussA2C
+
+
+def _policy_base(algorithm: type) -> type:
+    """The most derived class that every policy alias of ``algorithm`` derives from (e.g. ``HLGaussPPOPolicy``)."""
+    aliases = [policy for policy in algorithm.policy_aliases.values() if isinstance(policy, type)]
+    if not aliases:
+        return BasePolicy
+    return next(base for base in aliases[0].__mro__ if all(issubclass(policy, base) for policy in aliases))
+
+
+def _shared_policy_base(algorithm: type) -> type:
+    """The most general policy class of this package in the bases of ``algorithm``'s policies (e.g.
+    ``HLGaussActorCriticPolicy``, public and shared by HLGaussPPO and HLGaussA2C): a model may be built with it
+    or a subclass of it."""
+    base = _policy_base(algorithm)
+    ours = [cls for cls in base.__mro__ if issubclass(cls, ValueLossPolicyMixin) and issubclass(cls, BasePolicy)]
+    return ours[-1] if ours else base
+
+
+def _saves_policy(algorithm: type, policy_class: type) -> bool:
+    """Whether a model of ``algorithm`` can have been saved with ``policy_class``: a subclass of the base of
+    its policy aliases, or of the package's policy class that base derives from unless the aliases of another
+    algorithm claim it (an ``HLGaussPPOPolicy`` is HLGaussPPO's, an ``HLGaussActorCriticPolicy`` both
+    HLGaussPPO's and HLGaussA2C's)."""
+    own = _policy_base(algorithm)
+    if issubclass(policy_class, own):
+        return True
+    if not issubclass(policy_class, _shared_policy_base(algorithm)):
+        return False
+    others = {_policy_base(other) for other in _our_algorithms()} - {own}
+    return not any(issubclass(policy_class, base) for base in others)
+
+
+def _algorithms_of_policy(policy_class: type) -> list[str]:
+    """The algorithms that save models with ``policy_class``: ours (by the base of their aliases, then by
+    their shared base), else the first of SB3's."""
+    from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
+
+    for family in (_policy_base, _shared_policy_base):
+        names = [f"sb3_hlgauss.{a.__name__}" for a in _our_algorithms() if issubclass(policy_class, family(a))]
+        if names:
+            return names
+    for algorithm in (DQN, SAC, TD3, DDPG, PPO, A2C):
         if any(isinstance(p, type) and issubclass(policy_class, p) for p in algorithm.policy_aliases.values()):
-            return f"{algorithm.__module__.split('.')[0]}.{algorithm.__name__}"
-    return None
+            return [f"stable_baselines3.{algorithm.__name__}"]
+    return []
 
 
-class ClassificationCriticMixin(FiniteTransitionsMixin):
-    """Loss settings, model set-up and logging shared by HLGaussDQN, HLGaussSAC and HLGaussTD3.
+class ClassificationCriticMixin:
+    """Loss settings, model set-up and logging shared by HLGaussDQN, HLGaussSAC, HLGaussTD3, HLGaussPPO and
+    HLGaussA2C (the off-policy ones also mix in :class:`~sb3_hlgauss.common.checks.FiniteTransitionsMixin`, the
+    check of what enters the replay buffer; the on-policy ones check each rollout instead).
 
     The loss settings are keyword-only constructor arguments of the algorithm (so that RL Zoo
     hyperparameter files and Optuna samplers set them by name) and plain attributes (so that
@@ -238,16 +318,17 @@ class ClassificationCriticMixin(FiniteTransitionsMixin):
         sigma_ratio: float | None,
         value_transform: str | None,
         loss_kwargs: dict[str, Any] | None,
+        value_scale: str | None = None,
     ) -> None:
         for key in ("loss", "loss_kwargs"):
             if key in self.policy_kwargs:
                 raise ValueError(
                     f"policy_kwargs[{key!r}] is set by the algorithm: pass the loss settings "
-                    "(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs) "
+                    "(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs, value_scale) "
                     f"to {type(self).__name__} itself"
                 )
         settings, _ = resolve_loss_settings(
-            type(self).__name__, loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs
+            type(self).__name__, loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs, value_scale
         )
         self.__dict__.update(settings)
         setattr(self, VERSION_KEY, __version__)
@@ -263,7 +344,9 @@ class ClassificationCriticMixin(FiniteTransitionsMixin):
         # The policy builds the loss from these; keep them out of the user's policy_kwargs
         # (which are saved as given and compared on load).
         user_policy_kwargs = self.policy_kwargs
-        self.policy_kwargs = {**user_policy_kwargs, "loss": self.loss, "loss_kwargs": policy_loss_kwargs(settings)}
+        self.policy_kwargs = {
+            **user_policy_kwargs, "loss": self.loss, "loss_kwargs": policy_loss_kwargs(settings, self.gamma)  # type: ignore[attr-defined]
+        }
         try:
             super()._setup_model()  # type: ignore[misc]
         finally:
@@ -290,14 +373,17 @@ class ClassificationCriticMixin(FiniteTransitionsMixin):
             ``v_max``, ``sigma_ratio``, ``value_transform``, ``loss_kwargs``): the weights were trained
             for the saved support. Giving a setting equal to the saved one is accepted.
         """
-        path, stored = _read_saved_data(path)
+        stored = _read_saved_data(path) or {}  # None: not a zip file, which SB3 reports
         policy_class = _saved_policy_class(stored)
-        expected = cls.policy_aliases.get("MlpPolicy")
-        if policy_class is not None and isinstance(expected, type) and not issubclass(policy_class, expected):
-            right = _algorithm_of_policy(policy_class)
+        if policy_class is not None and not _saves_policy(cls, policy_class):
+            right = _algorithms_of_policy(policy_class)
             raise ValueError(
                 f"{cls.__name__}.load: the file was saved with the policy {policy_class.__name__}"
-                + (f", by {right}: load it with {right}.load" if right else f", which {cls.__name__} does not use")
+                + (
+                    f", by {' or '.join(right)}: load it with {' or '.join(f'{name}.load' for name in right)}"
+                    if right
+                    else f", which {cls.__name__} does not use"
+                )
             )
         if stored and all(key in stored for key in ("loss", "num_bins")):
             legacy = VERSION_KEY not in stored
@@ -345,21 +431,46 @@ class ClassificationCriticMixin(FiniteTransitionsMixin):
                 "or train a new model with them."
             )
 
+    def _update_return_scale(self, rewards: Any, dones: Any) -> None:
+        """Feed one step of rewards (those the critic is trained on: ``VecNormalize``'d when it scales rewards)
+        to the critic's return scale, if it has one (``value_scale="auto"``)."""
+        return_scale = self.value_loss.return_scale
+        if return_scale is not None:
+            return_scale.update(rewards, dones)
+
+    def _store_transition(self, replay_buffer: Any, buffer_action: Any, new_obs: Any, reward: Any, dones: Any,
+                          infos: Any) -> None:
+        # SB3's off-policy collection step: ``reward`` is what env.step returned (normalised by VecNormalize
+        # if it normalises rewards, as the replay buffer's samples are).
+        self._update_return_scale(reward, dones)
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)  # type: ignore[misc]
+
+    def _setup_learn(self, total_timesteps: int, callback: Any = None, reset_num_timesteps: bool = True,
+                     *args: Any, **kwargs: Any) -> Any:
+        if (reset_num_timesteps or self._last_obs is None) and self.value_loss.return_scale is not None:  # type: ignore[attr-defined]
+            self.value_loss.return_scale.reset_episodes()  # SB3 resets the envs: new episodes start
+        return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, *args, **kwargs)  # type: ignore[misc]
+
+    def _record_return_scale(self) -> None:
+        if self.value_loss.return_scale is not None:
+            self.logger.record("train/value_scale", self.value_loss.return_scale.value)
+
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "value_loss", "_q_logits_to_log"]  # type: ignore[misc]
 
     def _check_finite_loss(self, loss_value: float) -> None:
-        """Stop before a non-finite loss reaches the weights (non-finite targets are caught by the loss)."""
+        """Stop before a non-finite loss reaches the weights: a diverged critic, or (off the CPU, where the loss's
+        ``target()`` does not sync to check them) non-finite TD targets, whose probabilities are NaN."""
         if not math.isfinite(loss_value):
             raise CriticDivergedError(
                 f"{type(self).__name__}: non-finite loss ({loss_value}) at update {self._n_updates}: "  # type: ignore[attr-defined]
                 "the critic's outputs are NaN/inf (try a lower learning rate or gradient clipping)."
             )
 
-    def _record_critic_stats(self, losses: list[float], q_logits: th.Tensor, clipped: list[th.Tensor]) -> None:
-        """Log the critic loss, the targets clipped to the support and (when the logs are written) the mean Q-value.
+    def _record_critic_stats(self, q_logits: th.Tensor, clipped: list[th.Tensor]) -> None:
+        """Log the targets clipped to the support and (when the logs are written) the mean Q-value; the
+        algorithm's ``train()`` logs its loss under SB3's key (``train/loss``, ``train/critic_loss``).
 
-        :param losses: Critic loss of each gradient step.
         :param q_logits: Critic logits (e.g. of the last batch, any shape ``(..., K)``) whose mean
             decoded Q-value is logged as ``train/q_mean``.
         :param clipped: Boolean clip masks of the targets of each gradient step.
@@ -367,9 +478,9 @@ class ClassificationCriticMixin(FiniteTransitionsMixin):
         n_clipped = int(sum(c.sum() for c in clipped))
         n_targets = sum(c.numel() for c in clipped)
         self.n_clipped_targets += n_clipped
-        self.logger.record("train/loss", float(np.mean(losses)))
-        self.logger.record("train/clip_fraction", n_clipped / max(n_targets, 1))
+        self.logger.record("train/target_clip_fraction", n_clipped / max(n_targets, 1))
         self.logger.record("train/n_clipped_targets", self.n_clipped_targets)
+        self._record_return_scale()
         # Decoding Q-values takes a handful of tensor operations, a cost comparable to the loss's own at
         # small batch sizes: keep the logits and decode them only when the logs are written.
         self._q_logits_to_log = q_logits.detach()

@@ -16,11 +16,17 @@ import numpy as np
 
 from sb3_hlgauss.common.errors import NonFiniteDataError
 
-Obs = np.ndarray | dict[str, np.ndarray]
+#: A batch of observations of a VecEnv, or the observation of one env (dict entries may be Python scalars).
+Obs = np.ndarray | dict[str, Any]
 
 
-def _finite(array: np.ndarray) -> bool:
-    """Whether ``array`` holds finite values only; non-float arrays (bool, uint8, int) always do."""
+def _finite(values: Any) -> bool:
+    """Whether ``values`` hold finite values only; non-float data (bool, uint8, int) always does.
+
+    ``values`` is an array, or whatever the entry of an env's own observation is (the terminal observation
+    is the env's, not the VecEnv's array): a Python or NumPy scalar, e.g. the ``int`` of a ``Discrete`` entry.
+    """
+    array = values if isinstance(values, np.ndarray) else np.asarray(values)
     return array.dtype.kind not in "fc" or bool(np.isfinite(array).all())
 
 

@@ -21,7 +21,7 @@ from stable_baselines3.common.type_aliases import ReplayBufferSamples, Schedule
 from torch import nn
 
 from sb3_hlgauss.common.losses import ClassificationLoss, TDTarget
-from sb3_hlgauss.common.policies import ValueLossPolicyMixin, categorical_head, set_training_mode_if_changed
+from sb3_hlgauss.common.policies import ValueLossPolicyMixin, categorical_head
 
 
 class CategoricalContinuousCritic(BaseModel):
@@ -38,9 +38,8 @@ class CategoricalContinuousCritic(BaseModel):
       distributions in return units (the loss's ``to_value``);
     - :meth:`q1_forward` returns the Q-value of the first head, ``(batch, 1)``, like SB3's
       (TD3's actor update);
-    - :meth:`pessimistic_logits` returns, per sample, the logits of the head with the lowest Q-value
-      (clipped double Q-learning), the bootstrap distribution of the TD target
-      (:meth:`pessimistic` returns that Q-value too).
+    - :meth:`pessimistic` returns, per sample, the lowest Q-value of the heads (clipped double
+      Q-learning) and, for distributional losses, that head's logits: the bootstrap of the TD target.
 
     :param observation_space: Observation space
     :param action_space: Action space (``Box``)
@@ -97,10 +96,6 @@ class CategoricalContinuousCritic(BaseModel):
         qvalue_input = th.cat([features, actions], dim=1)
         return tuple(q_net(qvalue_input) for q_net in self.q_networks)
 
-    def set_training_mode(self, mode: bool) -> None:
-        # Called before every action selection: skip the module-tree walk when nothing changes.
-        set_training_mode_if_changed(self, mode)
-
     def q_values(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
         """Q-values of every head (means in return units), shape ``(batch, n_critics)``."""
         return self.value_loss.to_value(th.stack(self(obs, actions), dim=1))
@@ -129,12 +124,6 @@ class CategoricalContinuousCritic(BaseModel):
             return None, lowest_q
         index = lowest.view(-1, 1, 1).expand(-1, 1, logits.shape[-1])
         return logits.gather(1, index).squeeze(1), lowest_q
-
-    def pessimistic_logits(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
-        """Per sample, the logits of the head whose Q-value is lowest: ``(batch, num_bins)``."""
-        logits, _ = self.pessimistic(obs, actions)
-        assert logits is not None
-        return logits
 
 
 class CategoricalCriticAlgorithmMixin:

@@ -7,7 +7,7 @@ scalar value is the expectation over the bin centres, and it is trained with
 the cross-entropy against a target distribution built from the TD target.
 
 This module is the single implementation of that math: every algorithm of the
-package (DQN, SAC, TD3) and every benchmark calls it.
+package (DQN, SAC, TD3, PPO, A2C) and every benchmark calls it.
 
 The support
 -----------
@@ -41,16 +41,17 @@ from torch.nn import functional as F
 
 from sb3_hlgauss.common.errors import CriticDivergedError
 from sb3_hlgauss.common.transforms import IdentityTransform, ValueTransform, make_value_transform
+from sb3_hlgauss.common.value_scale import RunningReturnScale
 
 
 class TDTarget(NamedTuple):
     """A TD target turned into what a classification critic is trained on.
 
-    :param probs: Target probabilities over the bins, shape ``(*batch, K)``.
-    :param value: The scalar target clipped to :attr:`ClassificationLoss.value_range`, shape
+    :ivar probs: Target probabilities over the bins, shape ``(*batch, K)``.
+    :ivar value: The scalar target clipped to :attr:`ClassificationLoss.value_range`, shape
         ``batch``, in value (return) units. For the built-in losses it is the mean of ``probs`` over
         :meth:`ClassificationLoss.atoms` (within the tolerances stated in ``docs/losses.md``).
-    :param clipped: Boolean mask, shape ``batch``: which scalar targets lay outside the
+    :ivar clipped: Boolean mask, shape ``batch``: which scalar targets lay outside the
         representable range and were clipped.
     """
 
@@ -189,6 +190,24 @@ class ClassificationLoss(nn.Module):
         self.register_buffer("_edges64", edges, persistent=False)
         self.register_buffer("_centers64", centers, persistent=False)
         self.register_buffer("_atoms64", atoms, persistent=False)
+        #: With a :class:`~sb3_hlgauss.common.value_scale.RunningReturnScale` attached (:meth:`attach_return_scale`),
+        #: ``v_min``/``v_max`` are in normalised units and the support in return units is ``scale`` times them.
+        self.return_scale: RunningReturnScale | None = None
+
+    def attach_return_scale(self, return_scale: RunningReturnScale) -> None:
+        """Make the support follow ``return_scale``: the atoms in return units become ``scale * z_i``.
+
+        Targets are divided by the scale before they are binned, and :meth:`to_value` multiplies by it, so
+        that every value in and out of the loss stays in return units.
+        """
+        if not isinstance(return_scale, RunningReturnScale):
+            raise TypeError(f"attach_return_scale expects a RunningReturnScale, got {return_scale!r}")
+        self.return_scale = return_scale
+
+    @property
+    def scale(self) -> float:
+        """Return units per normalised unit of the support (1.0 without a return scale)."""
+        return 1.0 if self.return_scale is None else self.return_scale.value
 
     # ------------------------------------------------------------------ support
     @property
@@ -200,7 +219,8 @@ class ClassificationLoss(nn.Module):
     def value_range(self) -> tuple[float, float]:
         """Interval (return units) that targets are clipped to: ``[v_min, v_max]`` (HL-Gauss); losses whose
         target mean must be an atom mean (Two-Hot, C51) use the outer atoms."""
-        return self.v_min, self.v_max
+        scale = self.scale
+        return self.v_min * scale, self.v_max * scale
 
     def bin_centers(self, dtype: th.dtype = th.float32) -> th.Tensor:
         """Bin centres ``c_i`` in ``dtype`` (transformed units)."""
@@ -212,8 +232,9 @@ class ClassificationLoss(nn.Module):
 
     def atoms(self, dtype: th.dtype = th.float32) -> th.Tensor:
         """The support points in value (return) units, ``z_i = h^-1(c_i)``: the values a categorical
-        critic's distribution lives on (C51's atoms)."""
-        return self._atoms32 if dtype == th.float32 else self._atoms64.to(dtype)
+        critic's distribution lives on (C51's atoms); with a return scale, ``scale * h^-1(c_i)``."""
+        atoms = self._atoms32 if dtype == th.float32 else self._atoms64.to(dtype)
+        return atoms if self.return_scale is None else atoms * self.return_scale.value
 
     # ---------------------------------------------------------- logits -> value
     def to_value(self, logits: th.Tensor) -> th.Tensor:
@@ -241,23 +262,36 @@ class ClassificationLoss(nn.Module):
     def target(self, targets: th.Tensor) -> TDTarget:
         """Turn scalar targets (value units, any shape) into a :class:`TDTarget`.
 
-        :raises CriticDivergedError: if a target is NaN or infinite.
+        :raises CriticDivergedError: if a target is NaN or infinite (targets on the CPU; on another device
+            their probabilities are NaN instead, so that the loss is NaN, which ``train()`` refuses with
+            a ``CriticDivergedError`` before the optimizer step).
         """
         if not isinstance(targets, th.Tensor):
             targets = th.as_tensor(targets, device=self.centers.device)
         targets = _as_float(targets)
-        # One reduction on the hot path: the sum is finite when every target is (the exact test runs
-        # only if it is not, since finite targets near float max can overflow the sum).
-        if not math.isfinite(targets.sum().item()) and not bool(th.isfinite(targets).all()):
-            raise CriticDivergedError(
-                f"Non-finite TD targets ({int((~th.isfinite(targets)).sum())} of {targets.numel()} are NaN or inf): "
-                "the critic has diverged (try a lower learning rate or gradient clipping)."
-            )
+        finite = None
+        if targets.device.type == "cpu":
+            # One reduction on the hot path: the sum is finite when every target is (the exact test runs
+            # only if it is not, since finite targets near float max can overflow the sum).
+            if not math.isfinite(targets.sum().item()) and not bool(th.isfinite(targets).all()):
+                raise CriticDivergedError(
+                    f"Non-finite TD targets ({int((~th.isfinite(targets)).sum())} of {targets.numel()} are NaN or inf): "
+                    "the critic has diverged (try a lower learning rate or gradient clipping)."
+                )
+        else:
+            # No host sync on an accelerator: a non-finite target is binned as 0 (no index leaves the support)
+            # and its probabilities and value are set to NaN below, which makes the loss NaN.
+            finite = th.isfinite(targets)
+            targets = th.where(finite, targets, targets.new_zeros(()))
         low, high = self.value_range
         values = targets.clamp(low, high)
         clipped = values != targets
-        transformed = self.value_transform.forward(values).clamp(*self.target_range)
-        return TDTarget(self._target_probs(values, transformed), values, clipped)
+        transformed = self.value_transform.forward(values / self.scale).clamp(*self.target_range)
+        probs = self._target_probs(values, transformed)
+        if finite is not None:
+            probs = probs.masked_fill(~finite.unsqueeze(-1), float("nan"))
+            values = values.masked_fill(~finite, float("nan"))
+        return TDTarget(probs, values, clipped)
 
     def to_probs(self, targets: th.Tensor) -> th.Tensor:
         """Target probabilities ``q(y)`` of shape ``(*targets.shape, K)`` (targets in value units, clipped)."""
@@ -332,9 +366,10 @@ class ClassificationLoss(nn.Module):
         return F.cross_entropy(_as_float(logits).reshape(-1, self.num_bins), target.probs.reshape(-1, self.num_bins))
 
     def extra_repr(self) -> str:
+        scale = "" if self.return_scale is None else f", return_scale={self.return_scale.value:.4g}"
         return (
             f"v_min={self.v_min}, v_max={self.v_max}, num_bins={self.num_bins}, "
-            f"value_transform={self.value_transform.name!r}"
+            f"value_transform={self.value_transform.name!r}{scale}"
         )
 
 
@@ -409,6 +444,11 @@ def make_loss(name: str, **kwargs: Any) -> ClassificationLoss:
     return cls(**kwargs)
 
 
+#: Solved centre tables of :class:`HLGaussLoss` by settings (float32, CPU), the oldest dropped first.
+_CENTRE_TABLES: dict[tuple[Any, ...], th.Tensor] = {}
+_CENTRE_TABLES_SIZE = 32
+
+
 @register_loss("hl_gauss")
 class HLGaussLoss(ClassificationLoss):
     """HL-Gauss: histogram loss with Gaussian labels (Imani & White, 2018), as in
@@ -444,6 +484,9 @@ class HLGaussLoss(ClassificationLoss):
     #: ``sigma`` meant in return units on a symlog support, say).
     SIGMA_RATIO_MIN: ClassVar[float] = 1e-3
     SIGMA_RATIO_MAX_MIN: ClassVar[float] = 2.0
+
+    #: ``mu(t) - t`` on :attr:`CENTRE_TABLE_POINTS_PER_BIN` points per bin (float32; ``None`` with the identity transform).
+    _centre_offsets: th.Tensor | None
 
     def __init__(
         self,
@@ -481,20 +524,34 @@ class HLGaussLoss(ClassificationLoss):
         self.sigma = self.sigma_ratio * self.bin_width
         self.register_buffer("_scaled_edges", (self._edges64 / (math.sqrt(2.0) * self.sigma)).float(), persistent=False)
         self._corrects_mean = not isinstance(self.value_transform, IdentityTransform)
-        # Solved on first use (a critic that only decodes, e.g. for predict, never needs it).
-        self._centre_offsets: th.Tensor | None = None
+        # Solved here, in float64 on the CPU from the settings, so that the training step never solves it
+        # on the training device; a non-persistent buffer, so that .to(device) moves it with the support.
+        offsets = self._centre_table() if self._corrects_mean else None
+        self.register_buffer("_centre_offsets", offsets, persistent=False)
 
-    def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        # .to(device) moves the cached table too (not a registered buffer: it is solved lazily).
-        if self._centre_offsets is not None:
-            self._centre_offsets = fn(self._centre_offsets)
-        return super()._apply(fn, *args, **kwargs)
+    def _centre_table(self) -> th.Tensor:
+        """The solved table as float32, shared between losses of the same settings: a model builds its loss
+        several times (checking its settings, in the policy, in ``load``), and solving costs ~20 ms at 101 bins."""
+        transform = self.value_transform
+        if vars(transform):  # a transform with parameters of its own: not identified by its class
+            return self._solve_centre_offsets().float()
+        key = (type(self), type(transform), self.v_min, self.v_max, self.num_bins, self.sigma_ratio,
+               self.CENTRE_TABLE_POINTS_PER_BIN)
+        table = _CENTRE_TABLES.get(key)
+        if table is None:
+            table = self._solve_centre_offsets().float()
+            if len(_CENTRE_TABLES) >= _CENTRE_TABLES_SIZE:
+                del _CENTRE_TABLES[next(iter(_CENTRE_TABLES))]
+            _CENTRE_TABLES[key] = table
+        return table.clone()  # each loss owns its buffer
 
     def _solve_centre_offsets(self, max_steps: int = 30, tol: float = 1e-12) -> th.Tensor:
         """``mu(t) - t`` on the grid ``t_j`` (transformed units) where ``mu(t)`` is the Gaussian centre whose
-        histogram has mean ``h^-1(t)`` over the atoms (float64; clamped to the support where unreachable)."""
+        histogram has mean ``h^-1(t)`` over the atoms (float64, on the support's device; clamped to the
+        support where unreachable)."""
         low, high = self.target_range
-        grid = th.linspace(low, high, self.CENTRE_TABLE_POINTS_PER_BIN * self.num_bins + 1, dtype=th.float64)
+        points = self.CENTRE_TABLE_POINTS_PER_BIN * self.num_bins + 1
+        grid = th.linspace(low, high, points, dtype=th.float64, device=self._edges64.device)
         centre = grid.clone()
         for _ in range(max_steps):
             mean = self._windowed_mean(centre)
@@ -510,11 +567,11 @@ class HLGaussLoss(ClassificationLoss):
         """Mean over the atoms (return units) of :meth:`_gaussian_histogram` of each centre (float64),
         summing only the bins within ``half_width_sigmas`` sigma of it (the rest holds < 1e-18 of the
         mass): O(points x sigma_ratio) instead of O(points x K), so large supports solve their table fast."""
-        edges, atoms = self.bin_edges(th.float64), self.atoms(th.float64)
+        edges, atoms = self.bin_edges(th.float64), self._atoms64  # normalised atoms: the table is in support units
         window = min(self.num_bins, 2 * math.ceil(half_width_sigmas * self.sigma_ratio) + 2)
         first = ((centre - half_width_sigmas * self.sigma - edges[0]) / self.bin_width).floor()
         first = first.clamp(0, self.num_bins - window).long()
-        bins = first.unsqueeze(-1) + th.arange(window)  # (points, window)
+        bins = first.unsqueeze(-1) + th.arange(window, device=centre.device)  # (points, window)
         scale = 1.0 / (math.sqrt(2.0) * self.sigma)
         cdf = th.special.erf((th.cat([edges[bins], edges[bins[:, -1:] + 1]], dim=-1) - centre.unsqueeze(-1)) * scale)
         mass = th.diff(cdf, dim=-1).clamp_(min=0.0)
@@ -533,11 +590,9 @@ class HLGaussLoss(ClassificationLoss):
         return mass / mass.sum(dim=-1, keepdim=True)
 
     def _target_probs(self, values: th.Tensor, transformed: th.Tensor) -> th.Tensor:
-        if not self._corrects_mean:
+        if self._centre_offsets is None:  # the identity transform: the paper's label
             return self._gaussian_histogram(transformed)
         # The centre whose label has mean y in return units: linear interpolation in the solved table.
-        if self._centre_offsets is None:
-            self._centre_offsets = self._solve_centre_offsets().to(self.edges.device, th.float32)
         offsets = self._centre_offsets.to(transformed.dtype)
         position = (transformed - self.target_range[0]) * (self.CENTRE_TABLE_POINTS_PER_BIN / self.bin_width)
         index = position.floor().clamp_(0, offsets.numel() - 2)
@@ -599,13 +654,14 @@ class TwoHotLoss(ClassificationLoss):
 
     @property
     def value_range(self) -> tuple[float, float]:
-        return self._atom_range
+        scale = self.scale
+        return self._atom_range[0] * scale, self._atom_range[1] * scale
 
     def _target_probs(self, values: th.Tensor, transformed: th.Tensor) -> th.Tensor:
         return _project_on_atoms(values.unsqueeze(-1), transformed.unsqueeze(-1), None, self)
 
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
-        return self._target_probs(self.value_transform.inverse(transformed), transformed)
+        return self._target_probs(self.value_transform.inverse(transformed) * self.scale, transformed)
 
 
 @register_loss("c51")
@@ -646,9 +702,14 @@ class C51Loss(TwoHotLoss):
         # Atoms shifted so that the distribution's value is next_values (e.g. SAC's entropy term);
         # the offset is 0 when next_values is not given.
         next_atoms = atoms + (next_values - distribution_values).unsqueeze(-1)
-        shifted = (rewards.unsqueeze(-1) + discounts * next_atoms).clamp(*self.value_range)
-        transformed = self.value_transform.forward(shifted)
-        return TDTarget(_project_on_atoms(shifted, transformed, next_probs, self), expected.value, expected.clipped)
+        # nan_to_num: off the CPU, target() does not raise on a non-finite target (no host sync); keep every
+        # index inside the support and carry the NaN of expected.probs into the projection instead.
+        shifted = (rewards.unsqueeze(-1) + discounts * next_atoms).nan_to_num().clamp(*self.value_range)
+        transformed = self.value_transform.forward(shifted / self.scale)
+        probs = _project_on_atoms(shifted, transformed, next_probs, self)
+        if not transformed.is_cpu:
+            probs = probs.masked_fill(expected.probs[..., :1].isnan(), float("nan"))
+        return TDTarget(probs, expected.value, expected.clipped)
 
 
 @register_loss("categorical_mse")

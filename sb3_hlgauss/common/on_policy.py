@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -41,7 +41,8 @@ class CategoricalValueHead(nn.Linear):
     the bootstrap of truncated episodes, ``predict_values``) gets expected returns. Inside
     :meth:`returning_logits` it returns the logits, ``(batch, num_bins)``, for the loss.
 
-    Initialisation: zero weights, and the bias is the log of the loss's target distribution for a
+    Initialisation with a self-scaled support (``value_scale="auto"``): zero weights and biases, the uniform
+    distribution, value 0. With a hand-set support: zero weights, and the bias is the log of the loss's target distribution for a
     return of 0 (floored at :attr:`INITIAL_PROBS_FLOOR`), so a fresh critic predicts that distribution for
     every input: value 0, and next to no mass on the far atoms. Why not the uniform distribution that the
     zero-initialised off-policy heads start from: the value is the mean *in return units*, and on the
@@ -63,11 +64,16 @@ class CategoricalValueHead(nn.Linear):
     def __init__(self, latent_dim: int, value_loss: ClassificationLoss) -> None:
         super().__init__(latent_dim, value_loss.num_bins)
         nn.init.zeros_(self.weight)
+        self.value_loss = value_loss
+        self.outputs_logits = False
+        if value_loss.return_scale is not None:
+            # A self-scaled support is symmetric and narrow ([-5, 5] normalised): the uniform start has value 0
+            # and no far atom to drain, and every bin stays within reach of the cross-entropy's bounded gradient.
+            nn.init.zeros_(self.bias)
+            return
         with th.no_grad():
             initial = value_loss.to_probs(th.zeros(1, dtype=th.float64, device=value_loss.centers.device))[0]
             self.bias.copy_(initial.clamp_min(self.INITIAL_PROBS_FLOOR).log())
-        self.value_loss = value_loss
-        self.outputs_logits = False
 
     def logits(self, latent_vf: th.Tensor) -> th.Tensor:
         """The logits for the critic's latent features, ``(batch, num_bins)``."""
@@ -142,37 +148,6 @@ class CategoricalValuePolicyMixin(ValueLossPolicyMixin):
         return data
 
 
-def actor_critic_optimizer_kwargs(
-    optimizer_class: type[th.optim.Optimizer], optimizer_kwargs: dict[str, Any] | None
-) -> dict[str, Any] | None:
-    """SB3's default for actor-critic policies (Adam with ``eps=1e-5`` when no kwargs are given), plus
-    the fused Adam kernel of :func:`~sb3_hlgauss.common.policies.default_optimizer_kwargs`.
-
-    SB3 sets ``eps=1e-5`` only when ``optimizer_kwargs`` is ``None``; adding ``fused=True`` first would
-    silently drop it, so it is added here.
-    """
-    from sb3_hlgauss.common.policies import default_optimizer_kwargs
-
-    if optimizer_kwargs is None and optimizer_class == th.optim.Adam:
-        optimizer_kwargs = {"eps": 1e-5}
-    return default_optimizer_kwargs(optimizer_class, optimizer_kwargs)
-
-
-class RolloutTargets(NamedTuple):
-    """The loss's targets of every distinct return of a rollout, sorted by return (see
-    :meth:`OnPolicyClassificationMixin._rollout_targets`)."""
-
-    returns: th.Tensor
-    target: TDTarget
-
-    def lookup(self, returns: th.Tensor) -> TDTarget | None:
-        """The targets of ``returns`` if every one is a return of the rollout (``None`` otherwise)."""
-        index = th.searchsorted(self.returns, returns).clamp_(max=self.returns.numel() - 1)
-        if not th.equal(self.returns[index], returns):
-            return None
-        return TDTarget(self.target.probs[index], self.target.value[index], self.target.clipped[index])
-
-
 class OnPolicyClassificationMixin(ClassificationCriticMixin):
     """Loss settings, the value loss and its logs for SB3's on-policy algorithms (PPO, A2C).
 
@@ -181,9 +156,10 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
 
     - :meth:`_categorical_value_loss`: the cross-entropy of the value head against the loss's target
       distribution for the lambda-returns, with SB3's ``clip_range_vf`` rule;
-    - :meth:`_record_value_stats`: ``train/target_clip_fraction`` and ``train/n_clipped_targets``
-      (PPO's own ``train/clip_fraction`` keeps SB3's meaning, the policy-ratio clip fraction);
-    - a check of every rollout for NaN/inf observations and rewards before it is trained on;
+    - :meth:`_record_value_stats`: ``train/target_clip_fraction`` and ``train/n_clipped_targets``, the keys
+      of every algorithm (PPO's own ``train/clip_fraction`` keeps SB3's meaning, the policy-ratio clip fraction);
+    - a check of every rollout for NaN/inf observations and rewards before it is trained on (the off-policy
+      algorithms' replay-buffer check, :class:`~sb3_hlgauss.common.checks.FiniteTransitionsMixin`, is not used);
     - the refusal of distributional losses (C51), whose target is not defined for a lambda-return.
     """
 
@@ -220,26 +196,12 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
                 "(the default) or 'two_hot' (what C51's projection of a scalar target is); see docs/ppo.md."
             )
 
-    def _rollout_targets(self) -> RolloutTargets:
-        """The loss's targets of the rollout's returns, built once per ``train()`` call.
-
-        Why: PPO visits every return ``n_epochs`` times, in shuffled minibatches, and a target depends on
-        its return only; building the targets of the distinct returns once and looking each minibatch's
-        up (``searchsorted``, exact float equality) replaces ``n_epochs x n_minibatches`` target
-        computations by one (HalfCheetah's zoo settings: 160 per rollout).
-        """
-        returns = th.as_tensor(self.rollout_buffer.returns, device=self.device).flatten()  # type: ignore[attr-defined]
-        distinct = th.unique(returns, sorted=True)
-        with th.no_grad():
-            return RolloutTargets(distinct, self.value_loss.target(distinct))
-
     def _categorical_value_loss(
         self,
         value_logits: th.Tensor,
         returns: th.Tensor,
         old_values: th.Tensor | None = None,
         clip_range_vf: float | None = None,
-        rollout_targets: RolloutTargets | None = None,
     ) -> tuple[th.Tensor, TDTarget, th.Tensor | None]:
         """Cross-entropy of the value head against the loss's target distribution for the returns.
 
@@ -252,22 +214,31 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
             ``old + clamp(V - old, -c, c)`` in its MSE, whose gradient is zero exactly for those
             samples; here their logits are detached, which keeps the same rule (and the loss value
             over the whole batch) for a categorical head.
-        :param rollout_targets: The targets of the rollout's returns (:meth:`_rollout_targets`), to look
-            ``returns`` up in instead of building their targets again.
         :return: The loss (mean over the batch), the target and, with ``clip_range_vf``, the boolean
-            mask of the samples whose gradient was stopped.
+            mask of the samples whose gradient was stopped. With a self-scaled support (``value_scale="auto"``)
+            the loss is the cross-entropy times the return scale (:meth:`value_loss_weight`).
         """
-        target = rollout_targets.lookup(returns) if rollout_targets is not None else None
-        if target is None:
-            with th.no_grad():
-                target = self.value_loss.target(returns)
+        with th.no_grad():
+            target = self.value_loss.target(returns)
         stopped = None
         if clip_range_vf is not None:
             assert old_values is not None, "clip_range_vf needs the rollout's values"
             with th.no_grad():
                 stopped = (self.value_loss.to_value(value_logits) - old_values).abs() > clip_range_vf
             value_logits = th.where(stopped.unsqueeze(-1), value_logits.detach(), value_logits)
-        return self.value_loss(value_logits, target), target, stopped
+        return self.value_loss(value_logits, target) * self.value_loss_weight(), target, stopped
+
+    def value_loss_weight(self) -> float:
+        """The weight of the cross-entropy in the value loss: the return scale with ``value_scale="auto"``, else 1.
+
+        Why: the policy and value losses share one optimizer step and one gradient clip (``max_grad_norm``), and
+        ``vf_coef`` and ``max_grad_norm`` were tuned for SB3's MSE, whose gradient grows with the error in return
+        units. The cross-entropy's gradient is bounded whatever the error, so with SB3's settings the policy
+        gradient took the clip and the critic barely learnt (A2C on CartPole-v1: explained variance about 0).
+        Weighted by the return scale, the value loss is in return units again (benchmarks/panel.py, docs/ppo.md).
+        A hand-set support keeps 0.4.0's weight, 1.
+        """
+        return self.value_loss.scale if self.value_loss.return_scale is not None else 1.0
 
     def _record_value_stats(self, clipped: list[th.Tensor], stopped: list[th.Tensor]) -> None:
         """Log the targets clipped to the support (and those whose gradient ``clip_range_vf`` stopped).
@@ -275,15 +246,16 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
         :param clipped: Clip masks of the targets of every minibatch of the last ``train()`` call.
         :param stopped: Masks of the samples whose value gradient ``clip_range_vf`` stopped (empty without it).
         """
-        n_clipped = int(sum(int(c.sum()) for c in clipped))
+        n_clipped = int(sum(c.sum() for c in clipped))  # one device sync, after the last update
         n_targets = sum(c.numel() for c in clipped)
         self.n_clipped_targets += n_clipped
         self.n_value_targets += n_targets
         self.logger.record("train/target_clip_fraction", n_clipped / max(n_targets, 1))
         self.logger.record("train/n_clipped_targets", self.n_clipped_targets)
         self.logger.record("train/value_mean", float(np.mean(self.rollout_buffer.values)))
+        self._record_return_scale()
         if stopped:
-            self.logger.record("train/clip_fraction_vf", sum(int(s.sum()) for s in stopped) / max(n_targets, 1))
+            self.logger.record("train/clip_fraction_vf", int(sum(s.sum() for s in stopped)) / max(n_targets, 1))
 
     def collect_rollouts(self, *args: Any, **kwargs: Any) -> bool:
         """SB3's ``collect_rollouts``, then a check that the rollout's observations and rewards are finite.
@@ -294,6 +266,13 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
         """
         continue_training = super().collect_rollouts(*args, **kwargs)  # type: ignore[misc]
         self._check_finite_rollout()
+        if self.value_loss.return_scale is not None:
+            # Once a rollout, after its values and returns were computed: one scale for the whole rollout.
+            # The dones of step t are the episode starts of step t + 1 (the last step's: _last_episode_starts).
+            # A truncated episode's last reward holds SB3's bootstrap gamma V(s_T): its return is counted whole.
+            buffer = self.rollout_buffer
+            dones = np.concatenate([buffer.episode_starts[1:], self._last_episode_starts[None]], axis=0)
+            self.value_loss.return_scale.update_rollout(buffer.rewards, dones)
         return continue_training
 
     def _check_finite_rollout(self) -> None:
@@ -323,16 +302,5 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
             f"{type(self).__name__}: non-finite data{original} in the rollout ending at num_timesteps="
             f"{self.num_timesteps}: {'; '.join(problems)}. The rollout was not trained on; the model can be saved. "  # type: ignore[attr-defined]
             "Fix (or wrap) the environment, then continue with model.set_env(env) and "
-            "model.learn(..., reset_num_timesteps=False)."
-        )
-
-    def _raise_non_finite(self, problems: list[str], stored: str = "") -> None:
-        # FiniteTransitionsMixin's check of the first observation after a reset, worded for a rollout buffer.
-        self._last_obs = None
-        self._last_original_obs = None
-        raise NonFiniteDataError(
-            f"{type(self).__name__}: non-finite data at step num_timesteps={self.num_timesteps}: "  # type: ignore[attr-defined]
-            f"{'; '.join(problems) or 'a NaN/inf value'}. Nothing was collected or trained on; the model can be "
-            "saved. Fix (or wrap) the environment, then continue with model.set_env(env) and "
             "model.learn(..., reset_num_timesteps=False)."
         )

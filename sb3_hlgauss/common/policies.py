@@ -8,6 +8,7 @@ import torch as th
 from stable_baselines3.common.torch_layers import create_mlp
 
 from sb3_hlgauss.common.losses import ClassificationLoss, make_loss
+from sb3_hlgauss.common.value_scale import RunningReturnScale
 
 
 class ValueLossPolicyMixin:
@@ -33,14 +34,20 @@ class ValueLossPolicyMixin:
             raise ValueError(
                 f"{type(self).__name__} needs the loss settings (loss and loss_kwargs), which sb3_hlgauss's "
                 f"{algorithm} passes from its own arguments. Loading an {algorithm} file with another class "
-                f"(e.g. stable_baselines3's DQN/SAC/TD3.load) cannot work: use sb3_hlgauss.{algorithm}.load."
+                f"(e.g. stable_baselines3's DQN/SAC/TD3/PPO/A2C.load) cannot work: use sb3_hlgauss.{algorithm}.load."
             )
         # Plain attributes: set before nn.Module.__init__ is allowed, modules are not.
         self.loss_name = loss
         self.loss_kwargs = dict(loss_kwargs)
 
     def _build_value_loss(self) -> None:
-        self.value_loss = make_loss(self.loss_name, **self.loss_kwargs)
+        from sb3_hlgauss.common.base_class import RETURN_SCALE_KEY
+
+        kwargs = dict(self.loss_kwargs)
+        return_scale = kwargs.pop(RETURN_SCALE_KEY, None)
+        self.value_loss = make_loss(self.loss_name, **kwargs)
+        if return_scale is not None:
+            self.value_loss.attach_return_scale(RunningReturnScale(**return_scale))
 
     def _value_loss_constructor_parameters(self) -> dict[str, Any]:
         return dict(loss=self.loss_name, loss_kwargs=dict(self.loss_kwargs))
@@ -66,39 +73,3 @@ def categorical_head(
     th.nn.init.zeros_(output.bias)
     return head
 
-
-#: Optimisers that have a fused (single-kernel) implementation on CPU and CUDA.
-_FUSABLE_OPTIMIZERS = (th.optim.Adam, th.optim.AdamW)
-#: Implementation choices that exclude ``fused=True``: a user who sets one keeps it.
-_IMPLEMENTATION_KWARGS = ("fused", "foreach", "differentiable", "capturable")
-
-
-def default_optimizer_kwargs(
-    optimizer_class: type[th.optim.Optimizer], optimizer_kwargs: dict[str, Any] | None
-) -> dict[str, Any]:
-    """``optimizer_kwargs`` with ``fused=True`` added for Adam and AdamW, unless the user chose an implementation.
-
-    The fused kernel computes the same Adam update as PyTorch's default per-parameter loop, in one
-    pass over all parameters (about 2.7x faster on a DQN MLP with a categorical head, whose
-    output layer has ``n_actions x num_bins`` weights). Models saved before keep the
-    implementation recorded in their optimizer state.
-    """
-    kwargs = dict(optimizer_kwargs or {})
-    if (
-        isinstance(optimizer_class, type)
-        and issubclass(optimizer_class, _FUSABLE_OPTIMIZERS)
-        and not any(key in kwargs for key in _IMPLEMENTATION_KWARGS)
-    ):
-        kwargs["fused"] = True
-    return kwargs
-
-
-def set_training_mode_if_changed(module: th.nn.Module, mode: bool) -> None:
-    """``module.train(mode)``, skipped when every submodule is already in ``mode``.
-
-    SB3 sets the mode before every action selection; walking the module tree through
-    ``nn.Module.train`` each time costs about as much as a small network's forward pass on one
-    observation, while reading the flags costs a third of that. The result is the same.
-    """
-    if not all(submodule.training is mode for submodule in module.modules()):
-        module.train(mode)

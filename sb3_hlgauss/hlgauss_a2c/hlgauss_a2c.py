@@ -13,7 +13,6 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import explained_variance
 
 from sb3_hlgauss.common.on_policy import OnPolicyClassificationMixin
-from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_a2c.policies import CnnPolicy, HLGaussA2CPolicy, MlpPolicy, MultiInputPolicy
 
 SelfHLGaussA2C = TypeVar("SelfHLGaussA2C", bound="HLGaussA2C")
@@ -68,14 +67,19 @@ class HLGaussA2C(OnPolicyClassificationMixin, A2C):
     :param loss: Name of the value loss: ``"hl_gauss"``, ``"two_hot"``, ``"categorical_mse"`` or one added
         with :func:`~sb3_hlgauss.register_loss` (None: ``"hl_gauss"``; distributional losses are refused)
     :param num_bins: Number of bins of the support (None: 101)
-    :param v_min: Lowest value the support represents, in return units (None: -10000.0)
-    :param v_max: Highest value the support represents, in return units (None: 10000.0)
+    :param v_min: Lowest value of a hand-set support, in return units (None: the support follows the
+        returns, ``value_scale="auto"``; with only ``v_max`` given: -10000.0)
+    :param v_max: Highest value of a hand-set support, in return units (None: as ``v_min``; 10000.0)
     :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
         bin width (None: the loss's default, 0.75 as in the paper)
     :param value_transform: ``"symlog"`` or ``"identity"``: transform applied to targets before
-        binning; the bins are uniform in transformed units (None: ``"symlog"``)
+        binning; the bins are uniform in transformed units (None: ``"identity"`` with
+        ``value_scale="auto"``, ``"symlog"`` with a hand-set support)
     :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in transformed units;
         None: none)
+    :param value_scale: ``"auto"``: the support is ``[-5, 5]`` times a running scale of the discounted
+        returns (:class:`~sb3_hlgauss.common.value_scale.RunningReturnScale`), so no range is chosen by hand;
+        ``"fixed"``: the support is ``[v_min, v_max]`` (None: ``"auto"`` unless ``v_min`` or ``v_max`` is given)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -118,6 +122,7 @@ class HLGaussA2C(OnPolicyClassificationMixin, A2C):
         sigma_ratio: float | None = None,
         value_transform: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
+        value_scale: str | None = None,
     ) -> None:
         super().__init__(
             policy,
@@ -144,11 +149,12 @@ class HLGaussA2C(OnPolicyClassificationMixin, A2C):
             device=device,
             _init_setup_model=False,
         )
-        self._set_value_loss_settings(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs)
+        self._set_value_loss_settings(
+            loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs, value_scale
+        )
         if _init_setup_model:
             self._setup_model()
 
-    @flushes_denormals
     def train(self) -> None:
         """
         Update policy using the currently gathered

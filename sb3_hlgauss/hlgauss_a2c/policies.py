@@ -1,4 +1,4 @@
-"""Policies of :class:`~sb3_hlgauss.HLGaussA2C`: the actor-critic policy of
+"""Policies of :class:`~sb3_hlgauss.HLGaussA2C`: the actor-critic policy shared with
 :class:`~sb3_hlgauss.HLGaussPPO` (SB3's, with a categorical value head), under A2C's names.
 
 ``MlpPolicy``, ``CnnPolicy`` and ``MultiInputPolicy`` differ only in their default features
@@ -11,12 +11,12 @@ from typing import Any
 
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor, NatureCNN
 
-from sb3_hlgauss.hlgauss_ppo.policies import HLGaussActorCriticPolicy
+from sb3_hlgauss.common.actor_critic import HLGaussActorCriticPolicy
 
 
 class HLGaussA2CPolicy(HLGaussActorCriticPolicy):
     """Policy of :class:`~sb3_hlgauss.HLGaussA2C` (``"MlpPolicy"``); takes the arguments of
-    :class:`~sb3_hlgauss.hlgauss_ppo.policies.HLGaussActorCriticPolicy`."""
+    :class:`~sb3_hlgauss.common.actor_critic.HLGaussActorCriticPolicy`."""
 
 
 MlpPolicy = HLGaussA2CPolicy

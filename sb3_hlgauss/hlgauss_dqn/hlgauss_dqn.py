@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
+import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
@@ -12,7 +13,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.dqn import DQN
 
 from sb3_hlgauss.common.base_class import ClassificationCriticMixin, check_action_space
-from sb3_hlgauss.common.utils import flushes_denormals
+from sb3_hlgauss.common.checks import FiniteTransitionsMixin
 from sb3_hlgauss.hlgauss_dqn.policies import (
     CategoricalQNetwork,
     CnnPolicy,
@@ -30,7 +31,7 @@ def _select_action(logits: th.Tensor, actions: th.Tensor) -> th.Tensor:
     return logits.gather(1, index).squeeze(1)
 
 
-class HLGaussDQN(ClassificationCriticMixin, DQN):
+class HLGaussDQN(FiniteTransitionsMixin, ClassificationCriticMixin, DQN):
     """
     Deep Q-Network trained by classification.
 
@@ -81,14 +82,19 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
     :param loss: Name of the value loss: ``"hl_gauss"``, ``"two_hot"``, ``"c51"``,
         ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss` (None: ``"hl_gauss"``)
     :param num_bins: Number of bins of the support (None: 101)
-    :param v_min: Lowest value the support represents, in return units (None: -10000.0)
-    :param v_max: Highest value the support represents, in return units (None: 10000.0)
+    :param v_min: Lowest value of a hand-set support, in return units (None: the support follows the
+        returns, ``value_scale="auto"``; with only ``v_max`` given: -10000.0)
+    :param v_max: Highest value of a hand-set support, in return units (None: as ``v_min``; 10000.0)
     :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
         bin width (None: the loss's default, 0.75 as in the paper)
     :param value_transform: ``"symlog"`` or ``"identity"``: transform applied to targets before
-        binning; the bins are uniform in transformed units (None: ``"symlog"``)
+        binning; the bins are uniform in transformed units (None: ``"identity"`` with
+        ``value_scale="auto"``, ``"symlog"`` with a hand-set support)
     :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in transformed units;
         None: none)
+    :param value_scale: ``"auto"``: the support is ``[-5, 5]`` times a running scale of the discounted
+        returns (:class:`~sb3_hlgauss.common.value_scale.RunningReturnScale`), so no range is chosen by hand;
+        ``"fixed"``: the support is ``[v_min, v_max]`` (None: ``"auto"`` unless ``v_min`` or ``v_max`` is given)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -136,6 +142,7 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
         sigma_ratio: float | None = None,
         value_transform: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
+        value_scale: str | None = None,
     ) -> None:
         env = check_action_space(
             env, (spaces.Discrete,), type(self).__name__, "For continuous actions use HLGaussSAC or HLGaussTD3.", verbose
@@ -168,22 +175,22 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
             device=device,
             _init_setup_model=False,
         )
-        self._set_value_loss_settings(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs)
+        self._set_value_loss_settings(
+            loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs, value_scale
+        )
         if _init_setup_model:
             self._setup_model()
 
-    @flushes_denormals
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
         # Update learning rate according to schedule
         self._update_learning_rate(self.policy.optimizer)
 
-        # The parameters that receive gradients: SB3 passes policy.parameters(), whose module walk costs
-        # more than the clipping itself on a small network; the target network has no gradients anyway.
-        trained_parameters = [p for group in self.policy.optimizer.param_groups for p in group["params"]]
-        losses, clipped = [], []
+        losses = []
+        clipped = []
         for _ in range(gradient_steps):
+            # Sample replay buffer
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             # For n-step replay, discount factor is gamma**n_steps (when no early termination)
             discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
@@ -211,14 +218,16 @@ class HLGaussDQN(ClassificationCriticMixin, DQN):
             self.policy.optimizer.zero_grad()
             loss.backward()
             # Clip gradient norm
-            th.nn.utils.clip_grad_norm_(trained_parameters, self.max_grad_norm)
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
             self.policy.optimizer.step()
 
         # Increase update counter
         self._n_updates += gradient_steps
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self._record_critic_stats(losses, logits, clipped)
+        self.logger.record("train/loss", np.mean(losses))
+        # Targets clipped to the support (train/target_clip_fraction) and the last batch's logits (train/q_mean)
+        self._record_critic_stats(logits, clipped)
 
     def learn(
         self: SelfHLGaussDQN,

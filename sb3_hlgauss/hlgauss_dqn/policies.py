@@ -22,12 +22,7 @@ from stable_baselines3.dqn.policies import DQNPolicy
 from torch import nn
 
 from sb3_hlgauss.common.losses import ClassificationLoss
-from sb3_hlgauss.common.policies import (
-    ValueLossPolicyMixin,
-    categorical_head,
-    default_optimizer_kwargs,
-    set_training_mode_if_changed,
-)
+from sb3_hlgauss.common.policies import ValueLossPolicyMixin, categorical_head
 
 
 class CategoricalQNetwork(BasePolicy):
@@ -91,10 +86,6 @@ class CategoricalQNetwork(BasePolicy):
     def q_values(self, obs: PyTorchObs) -> th.Tensor:
         """Q-values (means of the predicted distributions in return units), shape ``(batch, n_actions)``."""
         return self.value_loss.to_value(self(obs))
-
-    def set_training_mode(self, mode: bool) -> None:
-        # Called before every action selection: skip the module-tree walk when nothing changes.
-        set_training_mode_if_changed(self, mode)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> th.Tensor:
         # Greedy action: the highest Q-value (to_value, in return units)
@@ -165,7 +156,7 @@ class HLGaussDQNPolicy(ValueLossPolicyMixin, DQNPolicy):
             features_extractor_kwargs=features_extractor_kwargs,
             normalize_images=normalize_images,
             optimizer_class=optimizer_class,
-            optimizer_kwargs=default_optimizer_kwargs(optimizer_class, optimizer_kwargs),
+            optimizer_kwargs=optimizer_kwargs,
         )
 
     def _build(self, lr_schedule: Schedule) -> None:

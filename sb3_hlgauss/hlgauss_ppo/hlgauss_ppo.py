@@ -14,7 +14,6 @@ from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.ppo import PPO
 
 from sb3_hlgauss.common.on_policy import OnPolicyClassificationMixin
-from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_ppo.policies import CnnPolicy, HLGaussActorCriticPolicy, MlpPolicy, MultiInputPolicy
 
 SelfHLGaussPPO = TypeVar("SelfHLGaussPPO", bound="HLGaussPPO")
@@ -85,14 +84,19 @@ class HLGaussPPO(OnPolicyClassificationMixin, PPO):
     :param loss: Name of the value loss: ``"hl_gauss"``, ``"two_hot"``, ``"categorical_mse"`` or one added
         with :func:`~sb3_hlgauss.register_loss` (None: ``"hl_gauss"``; distributional losses are refused)
     :param num_bins: Number of bins of the support (None: 101)
-    :param v_min: Lowest value the support represents, in return units (None: -10000.0)
-    :param v_max: Highest value the support represents, in return units (None: 10000.0)
+    :param v_min: Lowest value of a hand-set support, in return units (None: the support follows the
+        returns, ``value_scale="auto"``; with only ``v_max`` given: -10000.0)
+    :param v_max: Highest value of a hand-set support, in return units (None: as ``v_min``; 10000.0)
     :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
         bin width (None: the loss's default, 0.75 as in the paper)
     :param value_transform: ``"symlog"`` or ``"identity"``: transform applied to targets before
-        binning; the bins are uniform in transformed units (None: ``"symlog"``)
+        binning; the bins are uniform in transformed units (None: ``"identity"`` with
+        ``value_scale="auto"``, ``"symlog"`` with a hand-set support)
     :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in transformed units;
         None: none)
+    :param value_scale: ``"auto"``: the support is ``[-5, 5]`` times a running scale of the discounted
+        returns (:class:`~sb3_hlgauss.common.value_scale.RunningReturnScale`), so no range is chosen by hand;
+        ``"fixed"``: the support is ``[v_min, v_max]`` (None: ``"auto"`` unless ``v_min`` or ``v_max`` is given)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -138,6 +142,7 @@ class HLGaussPPO(OnPolicyClassificationMixin, PPO):
         sigma_ratio: float | None = None,
         value_transform: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
+        value_scale: str | None = None,
     ) -> None:
         super().__init__(
             policy,
@@ -167,11 +172,12 @@ class HLGaussPPO(OnPolicyClassificationMixin, PPO):
             device=device,
             _init_setup_model=False,
         )
-        self._set_value_loss_settings(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs)
+        self._set_value_loss_settings(
+            loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs, value_scale
+        )
         if _init_setup_model:
             self._setup_model()
 
-    @flushes_denormals
     def train(self) -> None:
         """
         Update policy using the currently gathered rollout buffer.
@@ -191,10 +197,6 @@ class HLGaussPPO(OnPolicyClassificationMixin, PPO):
         pg_losses, value_losses = [], []
         clip_fractions = []
         clipped_targets, stopped_values = [], []
-        # The targets of the rollout's returns, built once and looked up by every minibatch of every epoch
-        rollout_targets = self._rollout_targets()
-        # The parameters the optimizer trains: SB3 walks policy.parameters() at every clipping
-        trained_parameters = [p for group in self.policy.optimizer.param_groups for p in group["params"]]
 
         continue_training = True
         # train for n_epochs epochs
@@ -233,7 +235,7 @@ class HLGaussPPO(OnPolicyClassificationMixin, PPO):
                 # Value loss: cross-entropy against the target distribution of the TD(gae_lambda) target
                 # (with clip_range_vf, samples whose value moved too far get no gradient, as in SB3)
                 value_loss, target, stopped = self._categorical_value_loss(
-                    value_logits, rollout_data.returns, rollout_data.old_values, clip_range_vf, rollout_targets
+                    value_logits, rollout_data.returns, rollout_data.old_values, clip_range_vf
                 )
                 value_losses.append(value_loss.item())
                 self._check_finite_loss(value_losses[-1])
@@ -271,7 +273,7 @@ class HLGaussPPO(OnPolicyClassificationMixin, PPO):
                 self.policy.optimizer.zero_grad()
                 loss.backward()
                 # Clip grad norm
-                th.nn.utils.clip_grad_norm_(trained_parameters, self.max_grad_norm)
+                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
                 self.policy.optimizer.step()
 
             self._n_updates += 1

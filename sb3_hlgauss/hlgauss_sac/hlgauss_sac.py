@@ -15,14 +15,14 @@ from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.sac import SAC
 
 from sb3_hlgauss.common.base_class import ClassificationCriticMixin, check_action_space
+from sb3_hlgauss.common.checks import FiniteTransitionsMixin
 from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic, CategoricalCriticAlgorithmMixin
-from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_sac.policies import CnnPolicy, HLGaussSACPolicy, MlpPolicy, MultiInputPolicy
 
 SelfHLGaussSAC = TypeVar("SelfHLGaussSAC", bound="HLGaussSAC")
 
 
-class HLGaussSAC(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC):
+class HLGaussSAC(FiniteTransitionsMixin, CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC):
     """
     Soft Actor-Critic whose critics are trained by classification.
 
@@ -88,14 +88,19 @@ class HLGaussSAC(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC
     :param loss: Name of the value loss: ``"hl_gauss"``, ``"two_hot"``, ``"c51"``,
         ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss` (None: ``"hl_gauss"``)
     :param num_bins: Number of bins of the support (None: 101)
-    :param v_min: Lowest value the support represents, in return units (None: -10000.0)
-    :param v_max: Highest value the support represents, in return units (None: 10000.0)
+    :param v_min: Lowest value of a hand-set support, in return units (None: the support follows the
+        returns, ``value_scale="auto"``; with only ``v_max`` given: -10000.0)
+    :param v_max: Highest value of a hand-set support, in return units (None: as ``v_min``; 10000.0)
     :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
         bin width (None: the loss's default, 0.75 as in the paper)
     :param value_transform: ``"symlog"`` or ``"identity"``: transform applied to targets before
-        binning; the bins are uniform in transformed units (None: ``"symlog"``)
+        binning; the bins are uniform in transformed units (None: ``"identity"`` with
+        ``value_scale="auto"``, ``"symlog"`` with a hand-set support)
     :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in transformed units;
         None: none)
+    :param value_scale: ``"auto"``: the support is ``[-5, 5]`` times a running scale of the discounted
+        returns (:class:`~sb3_hlgauss.common.value_scale.RunningReturnScale`), so no range is chosen by hand;
+        ``"fixed"``: the support is ``[v_min, v_max]`` (None: ``"auto"`` unless ``v_min`` or ``v_max`` is given)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -145,6 +150,7 @@ class HLGaussSAC(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC
         sigma_ratio: float | None = None,
         value_transform: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
+        value_scale: str | None = None,
     ) -> None:
         env = check_action_space(env, (spaces.Box,), type(self).__name__, "For discrete actions use HLGaussDQN.", verbose)
         super().__init__(
@@ -177,11 +183,12 @@ class HLGaussSAC(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC
             device=device,
             _init_setup_model=False,
         )
-        self._set_value_loss_settings(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs)
+        self._set_value_loss_settings(
+            loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs, value_scale
+        )
         if _init_setup_model:
             self._setup_model()
 
-    @flushes_denormals
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
@@ -189,6 +196,8 @@ class HLGaussSAC(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC
         optimizers = [self.actor.optimizer, self.critic.optimizer]
         if self.ent_coef_optimizer is not None:
             optimizers += [self.ent_coef_optimizer]
+
+        # Update learning rate according to lr schedule
         self._update_learning_rate(optimizers)
 
         ent_coef_losses, ent_coefs = [], []
@@ -207,18 +216,22 @@ class HLGaussSAC(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC
             actions_pi, log_prob = self.actor.action_log_prob(replay_data.observations)
             log_prob = log_prob.reshape(-1, 1)
 
-            # Entropy coefficient (alpha), as in SAC
             ent_coef_loss = None
             if self.ent_coef_optimizer is not None and self.log_ent_coef is not None:
-                # Detached so that only the entropy loss changes it
+                # Important: detach the variable from the graph
+                # so we don't change it with other losses
+                # see https://github.com/rail-berkeley/softlearning/issues/60
                 ent_coef = th.exp(self.log_ent_coef.detach())
                 assert isinstance(self.target_entropy, float)
                 ent_coef_loss = -(self.log_ent_coef * (log_prob + self.target_entropy).detach()).mean()
                 ent_coef_losses.append(ent_coef_loss.item())
             else:
                 ent_coef = self.ent_coef_tensor
+
             ent_coefs.append(ent_coef.item())
 
+            # Optimize entropy coefficient, also called
+            # entropy temperature or alpha in the paper
             if ent_coef_loss is not None and self.ent_coef_optimizer is not None:
                 self.ent_coef_optimizer.zero_grad()
                 ent_coef_loss.backward()
@@ -249,8 +262,7 @@ class HLGaussSAC(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC
 
             # Optimize the actor
             self.actor.optimizer.zero_grad()
-            # Gradients for the actor only: the critic's weight gradients would be discarded
-            actor_loss.backward(inputs=list(self.actor.parameters()))
+            actor_loss.backward()
             self.actor.optimizer.step()
 
             # Update target networks
@@ -267,8 +279,8 @@ class HLGaussSAC(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, SAC
         self.logger.record("train/critic_loss", np.mean(critic_losses))
         if len(ent_coef_losses) > 0:
             self.logger.record("train/ent_coef_loss", np.mean(ent_coef_losses))
-        # Q-values of every head on the last batch (logged as train/q_mean)
-        self._record_critic_stats(critic_losses, th.stack(current_logits, dim=1), clipped)
+        # Targets clipped to the support (train/target_clip_fraction) and every head's logits (train/q_mean)
+        self._record_critic_stats(th.stack(current_logits, dim=1), clipped)
 
     def learn(
         self: SelfHLGaussSAC,

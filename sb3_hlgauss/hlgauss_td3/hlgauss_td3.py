@@ -15,14 +15,14 @@ from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.td3 import TD3
 
 from sb3_hlgauss.common.base_class import ClassificationCriticMixin, check_action_space
+from sb3_hlgauss.common.checks import FiniteTransitionsMixin
 from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic, CategoricalCriticAlgorithmMixin
-from sb3_hlgauss.common.utils import flushes_denormals
 from sb3_hlgauss.hlgauss_td3.policies import CnnPolicy, HLGaussTD3Policy, MlpPolicy, MultiInputPolicy
 
 SelfHLGaussTD3 = TypeVar("SelfHLGaussTD3", bound="HLGaussTD3")
 
 
-class HLGaussTD3(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, TD3):
+class HLGaussTD3(FiniteTransitionsMixin, CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, TD3):
     """
     Twin Delayed DDPG whose critics are trained by classification.
 
@@ -79,14 +79,19 @@ class HLGaussTD3(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, TD3
     :param loss: Name of the value loss: ``"hl_gauss"``, ``"two_hot"``, ``"c51"``,
         ``"categorical_mse"`` or one added with :func:`~sb3_hlgauss.register_loss` (None: ``"hl_gauss"``)
     :param num_bins: Number of bins of the support (None: 101)
-    :param v_min: Lowest value the support represents, in return units (None: -10000.0)
-    :param v_max: Highest value the support represents, in return units (None: 10000.0)
+    :param v_min: Lowest value of a hand-set support, in return units (None: the support follows the
+        returns, ``value_scale="auto"``; with only ``v_max`` given: -10000.0)
+    :param v_max: Highest value of a hand-set support, in return units (None: as ``v_min``; 10000.0)
     :param sigma_ratio: HL-Gauss only: standard deviation of the Gaussian label as a multiple of the
         bin width (None: the loss's default, 0.75 as in the paper)
     :param value_transform: ``"symlog"`` or ``"identity"``: transform applied to targets before
-        binning; the bins are uniform in transformed units (None: ``"symlog"``)
+        binning; the bins are uniform in transformed units (None: ``"identity"`` with
+        ``value_scale="auto"``, ``"symlog"`` with a hand-set support)
     :param loss_kwargs: Further keyword arguments of the loss (e.g. ``sigma`` in transformed units;
         None: none)
+    :param value_scale: ``"auto"``: the support is ``[-5, 5]`` times a running scale of the discounted
+        returns (:class:`~sb3_hlgauss.common.value_scale.RunningReturnScale`), so no range is chosen by hand;
+        ``"fixed"``: the support is ``[v_min, v_max]`` (None: ``"auto"`` unless ``v_min`` or ``v_max`` is given)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -133,6 +138,7 @@ class HLGaussTD3(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, TD3
         sigma_ratio: float | None = None,
         value_transform: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
+        value_scale: str | None = None,
     ) -> None:
         env = check_action_space(env, (spaces.Box,), type(self).__name__, "For discrete actions use HLGaussDQN.", verbose)
         super().__init__(
@@ -162,14 +168,16 @@ class HLGaussTD3(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, TD3
             device=device,
             _init_setup_model=False,
         )
-        self._set_value_loss_settings(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs)
+        self._set_value_loss_settings(
+            loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs, value_scale
+        )
         if _init_setup_model:
             self._setup_model()
 
-    @flushes_denormals
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
+
         # Update learning rate according to lr schedule
         self._update_learning_rate([self.actor.optimizer, self.critic.optimizer])
 
@@ -200,14 +208,13 @@ class HLGaussTD3(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, TD3
 
             # Delayed policy updates
             if self._n_updates % self.policy_delay == 0:
-                # Actor: maximise the Q-value of the first head, as in TD3
+                # Compute actor loss (Q-value of the first head: the mean of its distribution)
                 actor_loss = -self.critic.q1_forward(replay_data.observations, self.actor(replay_data.observations)).mean()
                 actor_losses.append(actor_loss.item())
 
                 # Optimize the actor
                 self.actor.optimizer.zero_grad()
-                # Gradients for the actor only: the critic's weight gradients would be discarded
-                actor_loss.backward(inputs=list(self.actor.parameters()))
+                actor_loss.backward()
                 self.actor.optimizer.step()
 
                 polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
@@ -220,8 +227,8 @@ class HLGaussTD3(CategoricalCriticAlgorithmMixin, ClassificationCriticMixin, TD3
         if len(actor_losses) > 0:
             self.logger.record("train/actor_loss", np.mean(actor_losses))
         self.logger.record("train/critic_loss", np.mean(critic_losses))
-        # Q-values of every head on the last batch (logged as train/q_mean)
-        self._record_critic_stats(critic_losses, th.stack(current_logits, dim=1), clipped)
+        # Targets clipped to the support (train/target_clip_fraction) and every head's logits (train/q_mean)
+        self._record_critic_stats(th.stack(current_logits, dim=1), clipped)
 
     def learn(
         self: SelfHLGaussTD3,

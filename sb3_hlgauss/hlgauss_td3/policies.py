@@ -16,7 +16,6 @@ from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
 from sb3_hlgauss.common.continuous_critic import CategoricalContinuousCritic, CategoricalCriticPolicyMixin
-from sb3_hlgauss.common.policies import default_optimizer_kwargs
 
 
 class HLGaussTD3Policy(CategoricalCriticPolicyMixin, TD3Policy):
@@ -74,7 +73,7 @@ class HLGaussTD3Policy(CategoricalCriticPolicyMixin, TD3Policy):
             features_extractor_kwargs=features_extractor_kwargs,
             normalize_images=normalize_images,
             optimizer_class=optimizer_class,
-            optimizer_kwargs=default_optimizer_kwargs(optimizer_class, optimizer_kwargs),
+            optimizer_kwargs=optimizer_kwargs,
             n_critics=n_critics,
             share_features_extractor=share_features_extractor,
         )

@@ -27,8 +27,29 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
+
+#: Modules of the ``zoo`` extra that this entry point cannot start without.
+ZOO_EXTRA_MODULES = ("rl_zoo3", "optuna")
+MISSING_EXTRA = 'sb3_hlgauss.zoo: {module} is not installed: install the zoo extra, pip install -e ".[zoo]" in a clone of sb3-hlgauss'
+
+
+def missing_zoo_module() -> str | None:
+    """The first module of :data:`ZOO_EXTRA_MODULES` that is not installed (``None``: all are)."""
+    for module in ZOO_EXTRA_MODULES:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return module
+        except (ImportError, ValueError):
+            return module
+    return None
+
+
+if (_missing := missing_zoo_module()) is not None:  # one line naming the extra, not an ImportError's traceback
+    print(MISSING_EXTRA.format(module=_missing), file=sys.stderr)
+    sys.exit(2)
 
 from sb3_hlgauss.zoo import BASELINE_ALGOS, DEFAULT_CONF_ALGOS, config_dir, config_path
 from sb3_hlgauss.zoo.tuning import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, TuningOptions

@@ -290,7 +290,7 @@ class HLGaussExperimentManager(ExperimentManager):
         params = HYPERPARAMS_CONVERTER[self.algo](params)
         # Resolved against the file's values in read_hyperparameters (the zoo would replace them).
         self._deferred_trial_params = {
-            key: params.pop(key) for key in ("policy_kwargs", "v_range_scale", "loss") if key in params
+            key: params.pop(key) for key in ("policy_kwargs", "value_scale", "v_range_scale", "loss") if key in params
         }
         return params
 

@@ -7,7 +7,9 @@ algorithm (DQN, SAC, TD3, PPO or A2C) and adds the classification-loss settings:
   lambda-return targets have no distributional form);
 * ``num_bins`` in 21, 51, 101, 201 (the paper's sweep);
 * ``sigma_ratio`` in [0.25, 2] (log scale), sampled only when the loss is ``hl_gauss``;
-* ``v_range_scale`` in 0.5, 1, 2, 4: the hyperparameter file's ``[v_min, v_max]`` multiplied by it.
+* ``value_scale`` in ``auto`` (the support follows the returns, nothing more to choose) and ``fixed``, and
+  with ``fixed`` only, ``v_range_scale`` in 0.5, 1, 2, 4: the hyperparameter file's ``[v_min, v_max]``
+  (0.4.0's ``[-1e4, 1e4]`` symlog support where the file sets none) multiplied by it.
 
 The sampled values are merged with the hyperparameter file (the zoo's ``objective`` does
 ``kwargs.update(sampled)``): ``policy_kwargs`` are merged key by key, so a feature extractor named
@@ -36,7 +38,8 @@ NUM_BINS_CHOICES = (21, 51, 101, 201)
 V_RANGE_SCALES = (0.5, 1.0, 2.0, 4.0)
 SIGMA_RATIO_RANGE = (0.25, 2.0)
 #: Trial parameters of ours (the rest are the zoo's).
-LOSS_PARAM_NAMES = ("loss", "num_bins", "sigma_ratio", "v_range_scale")
+VALUE_SCALE_CHOICES = ("auto", "fixed")
+LOSS_PARAM_NAMES = ("loss", "num_bins", "sigma_ratio", "value_scale", "v_range_scale")
 
 Sampler = Callable[[optuna.Trial, int, int, dict], dict[str, Any]]
 
@@ -89,8 +92,10 @@ def sample_loss_params(trial: optuna.Trial, losses: tuple[str, ...] = LOSS_CHOIC
     params: dict[str, Any] = {
         "loss": loss,
         "num_bins": trial.suggest_categorical("num_bins", list(NUM_BINS_CHOICES)),
-        "v_range_scale": trial.suggest_categorical("v_range_scale", list(V_RANGE_SCALES)),
+        "value_scale": trial.suggest_categorical("value_scale", list(VALUE_SCALE_CHOICES)),
     }
+    if params["value_scale"] == "fixed":
+        params["v_range_scale"] = trial.suggest_categorical("v_range_scale", list(V_RANGE_SCALES))
     if loss == "hl_gauss":
         params["sigma_ratio"] = trial.suggest_float("sigma_ratio", *SIGMA_RATIO_RANGE, log=True)
     return params
@@ -118,7 +123,10 @@ def resolve_sampled(base: dict[str, Any], sampled: dict[str, Any], algo_class: t
             base_policy_kwargs = eval_policy_kwargs(base_policy_kwargs)
         out["policy_kwargs"] = {**base_policy_kwargs, **(out["policy_kwargs"] or {})}
     scale = out.pop("v_range_scale", None)
-    if scale is not None:
+    if out.get("value_scale") == "auto":
+        # The support follows the returns: the file's hand-set range, if any, is not used.
+        out["v_min"] = out["v_max"] = None
+    elif scale is not None:
         v_min = base.get("v_min")
         v_max = base.get("v_max")
         v_min = float(_default(algo_class, "v_min", -10.0) if v_min is None else v_min)

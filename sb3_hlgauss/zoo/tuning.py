@@ -306,7 +306,6 @@ def counts_towards_total(trial: FrozenTrial) -> bool:
 class TrialCounts(NamedTuple):
     finished: int
     running: int
-    waiting: int
     lost: int
     not_run: int
 
@@ -315,10 +314,9 @@ def trial_counts(study: optuna.Study) -> TrialCounts:
     trials = study.get_trials(deepcopy=False)
     finished = sum(counts_towards_total(trial) for trial in trials)
     running = sum(trial.state == TrialState.RUNNING for trial in trials)
-    waiting = sum(trial.state == TrialState.WAITING for trial in trials)
     not_run = sum(trial.state == TrialState.FAIL and NOT_RUN_ATTR in trial.user_attrs for trial in trials)
     lost = sum(trial.state == TrialState.FAIL and not counts_towards_total(trial) for trial in trials) - not_run
-    return TrialCounts(finished, running, waiting, lost, not_run)
+    return TrialCounts(finished, running, lost, not_run)
 
 
 class StudyFull(Exception):
