@@ -83,7 +83,7 @@ def test_default_value_loss_is_the_cross_entropy_in_return_units():
             return True
 
     model.learn(20, callback=Snapshot())
-    scale = model.value_loss.scale  # updated with the rollout, before the update
+    scale = model.value_loss.support_scale  # updated with the rollout, before the update
     assert scale > 1 and model.value_loss_weight() == scale
     policy, buffer = before["policy"], before["buffer"]
     obs = th.as_tensor(buffer.observations.reshape(20, 4))

@@ -119,7 +119,7 @@ def test_q_values_are_expectations_and_greedy_actions_maximise_them():
         logits = model.q_net(obs)
         # The mean of each action's distribution in return units, over the atoms h^-1(c_i)
         # The default support scales itself: the atoms in return units are scale * h^-1(c_i).
-        atoms = model.value_loss.scale * model.value_loss.value_transform.inverse(model.value_loss.bin_centers().double())
+        atoms = model.value_loss.support_scale * model.value_loss.value_transform.inverse(model.value_loss.bin_centers().double())
         expected_q = (th.softmax(logits.double(), -1) * atoms).sum(-1).float()
         th.testing.assert_close(model.q_net.q_values(obs), expected_q, rtol=1e-5, atol=1e-4)
         th.testing.assert_close(model.policy._predict(obs), expected_q.argmax(1))
@@ -275,7 +275,7 @@ def test_default_support_does_not_clip_cartpole():
     assert model.n_clipped_targets == 0
     # The support is +-5 return scales: targets beyond it are clipped and counted, not silently kept.
     edge = model.value_loss.value_range[1]
-    assert edge == pytest.approx(5 * model.value_loss.scale) and model.value_loss.scale > 1
+    assert edge == pytest.approx(5 * model.value_loss.support_scale) and model.value_loss.support_scale > 1
     assert model.value_loss.target(th.tensor([0.0, 0.99 * edge, 1.01 * edge])).clipped.tolist() == [False, False, True]
 
 

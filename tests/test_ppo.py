@@ -332,8 +332,8 @@ def test_learns_pendulum():
 
 @pytest.mark.slow
 def test_learns_pendulum_with_reward_normalisation():
-    """The zoo's MuJoCo entries normalise observations and rewards (VecNormalize): the default support, chosen
-    for raw returns, learns there too, with no target clipped."""
+    """The zoo's MuJoCo entries normalise observations and rewards (VecNormalize): the default support follows the
+    normalised returns and learns there too."""
     from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
 
     env = VecNormalize(make_vec_env("Pendulum-v1", n_envs=4, seed=0), gamma=0.9)
@@ -347,4 +347,6 @@ def test_learns_pendulum_with_reward_normalisation():
     )  # fmt: skip
     model.learn(60_000, callback=callback)
     assert callback.best_mean_reward >= -400
-    assert model.n_clipped_targets == 0
+    # The self-scaled support holds the normalised returns: targets beyond it (a few, in the first rollouts while
+    # the scale grows) are clipped and counted, and stay a negligible share.
+    assert model.n_clipped_targets <= 1e-3 * model.n_value_targets, (model.n_clipped_targets, model.n_value_targets)

@@ -205,7 +205,7 @@ class ClassificationLoss(nn.Module):
         self.return_scale = return_scale
 
     @property
-    def scale(self) -> float:
+    def support_scale(self) -> float:
         """Return units per normalised unit of the support (1.0 without a return scale)."""
         return 1.0 if self.return_scale is None else self.return_scale.value
 
@@ -219,7 +219,7 @@ class ClassificationLoss(nn.Module):
     def value_range(self) -> tuple[float, float]:
         """Interval (return units) that targets are clipped to: ``[v_min, v_max]`` (HL-Gauss); losses whose
         target mean must be an atom mean (Two-Hot, C51) use the outer atoms."""
-        scale = self.scale
+        scale = self.support_scale
         return self.v_min * scale, self.v_max * scale
 
     def bin_centers(self, dtype: th.dtype = th.float32) -> th.Tensor:
@@ -286,7 +286,7 @@ class ClassificationLoss(nn.Module):
         low, high = self.value_range
         values = targets.clamp(low, high)
         clipped = values != targets
-        transformed = self.value_transform.forward(values / self.scale).clamp(*self.target_range)
+        transformed = self.value_transform.forward(values / self.support_scale).clamp(*self.target_range)
         probs = self._target_probs(values, transformed)
         if finite is not None:
             probs = probs.masked_fill(~finite.unsqueeze(-1), float("nan"))
@@ -654,14 +654,14 @@ class TwoHotLoss(ClassificationLoss):
 
     @property
     def value_range(self) -> tuple[float, float]:
-        scale = self.scale
+        scale = self.support_scale
         return self._atom_range[0] * scale, self._atom_range[1] * scale
 
     def _target_probs(self, values: th.Tensor, transformed: th.Tensor) -> th.Tensor:
         return _project_on_atoms(values.unsqueeze(-1), transformed.unsqueeze(-1), None, self)
 
     def _probs(self, transformed: th.Tensor) -> th.Tensor:
-        return self._target_probs(self.value_transform.inverse(transformed) * self.scale, transformed)
+        return self._target_probs(self.value_transform.inverse(transformed) * self.support_scale, transformed)
 
 
 @register_loss("c51")
@@ -705,7 +705,7 @@ class C51Loss(TwoHotLoss):
         # nan_to_num: off the CPU, target() does not raise on a non-finite target (no host sync); keep every
         # index inside the support and carry the NaN of expected.probs into the projection instead.
         shifted = (rewards.unsqueeze(-1) + discounts * next_atoms).nan_to_num().clamp(*self.value_range)
-        transformed = self.value_transform.forward(shifted / self.scale)
+        transformed = self.value_transform.forward(shifted / self.support_scale)
         probs = _project_on_atoms(shifted, transformed, next_probs, self)
         if not transformed.is_cpu:
             probs = probs.masked_fill(expected.probs[..., :1].isnan(), float("nan"))

@@ -238,7 +238,7 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
         Weighted by the return scale, the value loss is in return units again (benchmarks/panel.py, docs/ppo.md).
         A hand-set support keeps 0.4.0's weight, 1.
         """
-        return self.value_loss.scale if self.value_loss.return_scale is not None else 1.0
+        return self.value_loss.support_scale if self.value_loss.return_scale is not None else 1.0
 
     def _record_value_stats(self, clipped: list[th.Tensor], stopped: list[th.Tensor]) -> None:
         """Log the targets clipped to the support (and those whose gradient ``clip_range_vf`` stopped).
