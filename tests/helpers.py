@@ -1,6 +1,9 @@
 """Shared test utilities."""
 
-from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
+import copy
+
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback, StopTrainingOnRewardThreshold
 from stable_baselines3.common.env_util import make_vec_env
 
 
@@ -29,3 +32,29 @@ def final_evaluation_returns(cell: str, seeds: list[int], tmp_path) -> list[floa
     from benchmarks import panel
 
     return [panel.run_one(cell, "default", seed, {}, tmp_path / f"{seed}.json")["final_return"] for seed in seeds]
+
+
+def policy_and_rollout_before_first_update(model, steps: int):
+    """Run ``model.learn(steps)`` (one rollout, one update) and return copies of the policy and the rollout buffer
+    as they were when the rollout ended, before the update."""
+    before = {}
+
+    class Snapshot(BaseCallback):
+        def _on_rollout_end(self) -> None:
+            before["policy"] = copy.deepcopy(self.model.policy)
+            before["buffer"] = copy.deepcopy(self.model.rollout_buffer)
+
+        def _on_step(self) -> bool:
+            return True
+
+    model.learn(steps, callback=Snapshot())
+    return before["policy"], before["buffer"]
+
+
+def assert_one_sgd_step(policy_before, policy_after, total: th.Tensor, lr: float) -> None:
+    """The parameters moved by exactly ``-lr * grad(total)`` (plain SGD, no clipping)."""
+    grads = th.autograd.grad(total, list(policy_before.parameters()), allow_unused=True)
+    pairs = zip(policy_before.named_parameters(), grads, policy_after.named_parameters(), strict=True)
+    for (name, param), grad, (_, updated) in pairs:
+        expected = param.detach() - lr * (grad if grad is not None else 0.0)
+        th.testing.assert_close(updated.detach(), expected, atol=1e-6, rtol=1e-5, msg=name)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_hlgauss import HLGaussA2C, HLGaussPPO, make_loss
 from sb3_hlgauss.common.on_policy import CategoricalValueHead
-from tests.helpers import best_evaluation_return
+from tests.helpers import assert_one_sgd_step, best_evaluation_return, policy_and_rollout_before_first_update
 
 
 def test_value_head_and_defaults():
@@ -38,18 +36,7 @@ def test_one_update_is_cross_entropy_plus_a2c_policy_loss():
         use_rms_prop=False, num_bins=41, v_min=-5.0, v_max=30.0, value_transform="identity",
         policy_kwargs=dict(net_arch=[8], optimizer_class=th.optim.SGD, optimizer_kwargs={}), seed=2, device="cpu",
     )  # fmt: skip
-    before = {}
-
-    class Snapshot(BaseCallback):
-        def _on_rollout_end(self) -> None:
-            before["policy"] = copy.deepcopy(self.model.policy)
-            before["buffer"] = copy.deepcopy(self.model.rollout_buffer)
-
-        def _on_step(self) -> bool:
-            return True
-
-    model.learn(20, callback=Snapshot())
-    policy, buffer = before["policy"], before["buffer"]
+    policy, buffer = policy_and_rollout_before_first_update(model, 20)
     obs = th.as_tensor(buffer.observations.reshape(20, 4))
     actions = th.as_tensor(buffer.actions.reshape(20)).long()
     returns = th.as_tensor(buffer.returns.reshape(20))
@@ -58,10 +45,7 @@ def test_one_update_is_cross_entropy_plus_a2c_policy_loss():
     q = make_loss("hl_gauss", v_min=-5.0, v_max=30.0, num_bins=41, value_transform="identity").to_probs(returns)
     cross_entropy = -(q * th.log_softmax(logits, dim=-1)).sum(-1).mean()
     total = -(advantages * log_prob).mean() - ent_coef * entropy.mean() + vf_coef * cross_entropy
-    grads = th.autograd.grad(total, list(policy.parameters()), allow_unused=True)
-    for (name, param), grad, (_, updated) in zip(policy.named_parameters(), grads, model.policy.named_parameters(), strict=True):
-        expected = param.detach() - lr * (grad if grad is not None else 0.0)
-        th.testing.assert_close(updated.detach(), expected, atol=1e-6, rtol=1e-5, msg=name)
+    assert_one_sgd_step(policy, model.policy, total, lr)
     assert model.logger.name_to_value["train/value_loss"] == pytest.approx(float(cross_entropy), rel=1e-5)
 
 
@@ -72,20 +56,9 @@ def test_default_value_loss_is_the_cross_entropy_in_return_units():
         "MlpPolicy", "CartPole-v1", n_steps=20, learning_rate=lr, vf_coef=vf_coef, max_grad_norm=1e9, use_rms_prop=False,
         policy_kwargs=dict(net_arch=[8], optimizer_class=th.optim.SGD, optimizer_kwargs={}), seed=2, device="cpu",
     )  # fmt: skip
-    before = {}
-
-    class Snapshot(BaseCallback):
-        def _on_rollout_end(self) -> None:
-            before["policy"] = copy.deepcopy(self.model.policy)
-            before["buffer"] = copy.deepcopy(self.model.rollout_buffer)
-
-        def _on_step(self) -> bool:
-            return True
-
-    model.learn(20, callback=Snapshot())
+    policy, buffer = policy_and_rollout_before_first_update(model, 20)
     scale = model.value_loss.support_scale  # updated with the rollout, before the update
     assert scale > 1 and model.value_loss_weight() == scale
-    policy, buffer = before["policy"], before["buffer"]
     obs = th.as_tensor(buffer.observations.reshape(20, 4))
     actions = th.as_tensor(buffer.actions.reshape(20)).long()
     returns = th.as_tensor(buffer.returns.reshape(20))
@@ -94,10 +67,7 @@ def test_default_value_loss_is_the_cross_entropy_in_return_units():
     q = make_loss("hl_gauss", v_min=-5.0, v_max=5.0, num_bins=101, value_transform="identity").to_probs(returns / scale)
     value_loss = scale * -(q * th.log_softmax(logits, dim=-1)).sum(-1).mean()
     total = -(advantages * log_prob).mean() + vf_coef * value_loss
-    grads = th.autograd.grad(total, list(policy.parameters()), allow_unused=True)
-    for (name, param), grad, (_, updated) in zip(policy.named_parameters(), grads, model.policy.named_parameters(), strict=True):
-        expected = param.detach() - lr * (grad if grad is not None else 0.0)
-        th.testing.assert_close(updated.detach(), expected, atol=1e-6, rtol=1e-5, msg=name)
+    assert_one_sgd_step(policy, model.policy, total, lr)
     assert model.logger.name_to_value["train/value_loss"] == pytest.approx(float(value_loss), rel=1e-5)
     assert model.logger.name_to_value["train/value_scale"] == scale
 

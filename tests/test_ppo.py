@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 
 import gymnasium as gym
 import numpy as np
@@ -17,7 +16,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from sb3_hlgauss import HLGaussA2C, HLGaussPPO, NonFiniteDataError, available_losses, get_loss_class, make_loss
 from sb3_hlgauss.common.on_policy import CategoricalValueHead
 from sb3_hlgauss.hlgauss_ppo import HLGaussPPOPolicy
-from tests.helpers import best_evaluation_return
+from tests.helpers import best_evaluation_return, policy_and_rollout_before_first_update
 
 SMALL = dict(n_steps=32, batch_size=32, n_epochs=2, policy_kwargs=dict(net_arch=[16]), seed=0, device="cpu")
 
@@ -90,18 +89,7 @@ def test_one_update_is_cross_entropy_plus_ppo_policy_loss(loss):
         ent_coef=ent_coef, max_grad_norm=1e9, loss=loss, num_bins=41, v_min=-5.0, v_max=30.0, value_transform="identity",
         policy_kwargs=dict(net_arch=[8], optimizer_class=th.optim.SGD, optimizer_kwargs={}), seed=1, device="cpu",
     )  # fmt: skip
-    before = {}
-
-    class Snapshot(BaseCallback):
-        def _on_rollout_end(self) -> None:
-            before["policy"] = copy.deepcopy(self.model.policy)
-            before["buffer"] = copy.deepcopy(self.model.rollout_buffer)
-
-        def _on_step(self) -> bool:
-            return True
-
-    model.learn(24, callback=Snapshot())
-    policy, buffer = before["policy"], before["buffer"]
+    policy, buffer = policy_and_rollout_before_first_update(model, 24)
     obs = th.as_tensor(buffer.observations.reshape(24, 4))
     actions = th.as_tensor(buffer.actions.reshape(24)).long()
     returns = th.as_tensor(buffer.returns.reshape(24))
