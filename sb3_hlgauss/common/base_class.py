@@ -308,6 +308,8 @@ class ClassificationCriticMixin:
     policy: Any
     logger: Any
     policy_aliases: ClassVar[dict[str, type]]
+    #: The loss of ``loss=None`` (:data:`DEFAULT_LOSS`; HLGaussA2C's differs, see its docstring).
+    default_loss: ClassVar[str] = DEFAULT_LOSS
 
     def _set_value_loss_settings(
         self,
@@ -327,6 +329,8 @@ class ClassificationCriticMixin:
                     "(loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs, value_scale) "
                     f"to {type(self).__name__} itself"
                 )
+        if loss is None:
+            loss = type(self).default_loss
         settings, _ = resolve_loss_settings(
             type(self).__name__, loss, num_bins, v_min, v_max, sigma_ratio, value_transform, loss_kwargs, value_scale
         )

@@ -131,6 +131,9 @@ class ClassificationLoss(nn.Module):
     name: ClassVar[str] = ""
     #: True when the loss builds its target from the whole next-state distribution (C51).
     distributional: ClassVar[bool] = False
+    #: True when the loss value is in (squared) return units, as a regression's is; False for a cross-entropy,
+    #: whose value and gradient do not grow with the error (see ``OnPolicyClassificationMixin.value_loss_weight``).
+    in_return_units: ClassVar[bool] = False
 
     centers: th.Tensor
     edges: th.Tensor
@@ -719,6 +722,8 @@ class CategoricalMSELoss(TwoHotLoss):
     regression loss on the value in return units: ``0.5 (sum_i p_i z_i - y)^2``, whose minimiser is
     the mean target (a regression in transformed units would estimate ``h^-1(E[h(y)])`` instead).
     """
+
+    in_return_units = True
 
     def forward(self, logits: th.Tensor, target: TDTarget | th.Tensor) -> th.Tensor:
         _check_not_empty(logits)

@@ -236,9 +236,11 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
         units. The cross-entropy's gradient is bounded whatever the error, so with SB3's settings the policy
         gradient took the clip and the critic barely learnt (A2C on CartPole-v1: explained variance about 0).
         Weighted by the return scale, the value loss is in return units again (benchmarks/panel.py, docs/ppo.md).
-        A hand-set support keeps 0.4.0's weight, 1.
+        A hand-set support keeps 0.4.0's weight, 1, and so does a loss already in return units (``categorical_mse``).
         """
-        return self.value_loss.support_scale if self.value_loss.return_scale is not None else 1.0
+        if self.value_loss.return_scale is None or self.value_loss.in_return_units:
+            return 1.0
+        return self.value_loss.support_scale
 
     def _record_value_stats(self, clipped: list[th.Tensor], stopped: list[th.Tensor]) -> None:
         """Log the targets clipped to the support (and those whose gradient ``clip_range_vf`` stopped).
