@@ -86,7 +86,12 @@ def register_zoo() -> dict[str, type]:
     experiment manager of ``rl_zoo3.train`` and makes ``MinAtarCNN`` usable in YAML ``policy_kwargs``.
 
     :return: The registered algorithms (name -> class).
+    :raises ~sb3_hlgauss.zoo._private_api.UnsupportedZooVersion: one line, for an rl_zoo3 or Optuna version
+        the zoo layer does not support (the names it relies on are listed in :mod:`sb3_hlgauss.zoo._private_api`).
     """
+    from sb3_hlgauss.zoo import _private_api
+
+    _private_api.check()
     import rl_zoo3.exp_manager
     import rl_zoo3.train
     from rl_zoo3 import hyperparams_opt, utils

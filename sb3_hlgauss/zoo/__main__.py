@@ -12,7 +12,8 @@ every flag of the zoo's scripts. What this entry point adds:
 * ``enjoy`` of our algorithms acts greedily (``--deterministic``) unless ``--stochastic`` is given,
   as the zoo does for its own off-policy algorithms.
 * ``plot_train --save FILE.png`` writes the figure instead of showing it.
-* An invalid hyperparameter file fails with one line (exit status 2), not a stack trace.
+* An invalid hyperparameter file, or an rl_zoo3/Optuna version the wrapper does not support
+  (:mod:`sb3_hlgauss.zoo._private_api`), fails with one line (exit status 2), not a stack trace.
 * ``config-path [ALGO]`` prints where our hyperparameter files are.
 * ``study`` shows a tuning study (:mod:`sb3_hlgauss.zoo.study`).
 * Tuning flags of ``train`` (:mod:`sb3_hlgauss.zoo.tuning`): ``--heartbeat-interval S`` (default 60; 0: off),
@@ -243,9 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from sb3_hlgauss.zoo import register_zoo, tuning
+    from sb3_hlgauss.zoo._private_api import UnsupportedZooVersion
+
+    try:
+        register_zoo()  # checks rl_zoo3's and Optuna's versions first
+    except UnsupportedZooVersion as error:
+        print(f"sb3_hlgauss.zoo: error: {error}", file=sys.stderr)
+        return 2
     from sb3_hlgauss.zoo.exp_manager import ZooConfigError
 
-    register_zoo()
     try:
         if command == "train":
             options, args = split_tuning_args(args)

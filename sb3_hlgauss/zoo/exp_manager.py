@@ -47,31 +47,19 @@ from typing import Any
 import optuna
 import yaml
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
+
+from sb3_hlgauss.zoo import _private_api
+
+_private_api.check()  # one line for an unsupported rl_zoo3/Optuna, before anything of theirs is used
+
 from rl_zoo3.exp_manager import ExperimentManager
 from rl_zoo3.utils import ALGOS
 
 from sb3_hlgauss.common.base_class import LOSS_SETTINGS, resolve_loss_settings
 from sb3_hlgauss.common.errors import CriticDivergedError
 from sb3_hlgauss.zoo import tuning
+from sb3_hlgauss.zoo._private_api import ZOO_KEYS
 from sb3_hlgauss.zoo.samplers import reset_base_hyperparams, resolve_sampled, set_base_hyperparams
-
-#: Keys of a hyperparameter file that the zoo consumes itself (never passed to the constructor).
-ZOO_KEYS = frozenset(
-    {
-        "n_timesteps",
-        "n_envs",
-        "normalize",
-        "env_wrapper",
-        "vec_env_wrapper",
-        "frame_stack",
-        "callback",
-        "monitor_kwargs",
-        "env_kwargs",
-        "noise_type",
-        "noise_std",
-        "policy",
-    }
-)
 
 
 class ZooConfigError(ValueError):
@@ -212,7 +200,7 @@ class HLGaussExperimentManager(ExperimentManager):
         hyperparams_dict = self._read_config_file()
         if self.env_name.gym_id in hyperparams_dict:
             entry = hyperparams_dict[self.env_name.gym_id]
-        elif self._is_atari and "atari" in hyperparams_dict:
+        elif self.is_atari(self.env_name.gym_id) and "atari" in hyperparams_dict:
             entry = hyperparams_dict["atari"]
         elif "default" in hyperparams_dict:
             print("Using 'default' hyperparameters")
@@ -334,7 +322,7 @@ class HLGaussExperimentManager(ExperimentManager):
             trial = self._retrained_trial
             record = {
                 "study_name": self.study_name,
-                "storage": tuning.redact(str(self.storage)),
+                "storage": tuning.redact_url(str(self.storage)),
                 "trial": trial.number,
                 "state": trial.state.name,
                 "value": trial.value,
@@ -389,7 +377,7 @@ class HLGaussExperimentManager(ExperimentManager):
                     file=sys.stderr,
                 )
             storage = tuning.open_storage(self.storage, options)
-        heartbeat = storage is not None and tuning.heartbeat_enabled(storage)
+        heartbeat = self.storage is not None and tuning.heartbeat_enabled(self.storage, options)
         sampler = self._create_sampler(self.sampler)
         pruner = self._create_pruner(self.pruner)
         if self.verbose > 0:
@@ -401,7 +389,7 @@ class HLGaussExperimentManager(ExperimentManager):
                     if heartbeat
                     else "no heartbeat: a killed worker's trial stays RUNNING"
                 )
-                print(f"Storage: {tuning.redact(self.storage)} - study {self.study_name!r} - {lost}")
+                print(f"Storage: {tuning.redact_url(self.storage)} - study {self.study_name!r} - {lost}")
         study = tuning.create_or_load_study(storage, self.study_name, sampler, pruner)
         if "command" not in study.user_attrs:
             study.set_user_attr("command", " ".join(tuning.redact_argv(sys.orig_argv)))
@@ -454,7 +442,7 @@ class HLGaussExperimentManager(ExperimentManager):
                 study.optimize(
                     self.objective,
                     n_jobs=self.n_jobs,
-                    callbacks=[tuning.StopWhenFull(total)],
+                    callbacks=[tuning.budget_callback(total)],
                     # Free the per-trial envs/model (kept alive in a reference cycle by the callbacks).
                     gc_after_trial=True,
                 )
@@ -528,6 +516,7 @@ class HLGaussExperimentManager(ExperimentManager):
                 tuning.check_room_for(trial.study, trial, max_total_trials)
             except tuning.StudyFull as full:
                 print(f"Trial {trial.number} {full}")
+                trial.study.stop()  # this worker's optimize ends here; _optimize_to_total decides what next
                 return float("nan")
         token = set_base_hyperparams(self._algo_class, self._hyperparams)
         try:

@@ -27,6 +27,11 @@ from collections.abc import Callable
 from typing import Any
 
 import optuna
+
+from sb3_hlgauss.zoo import _private_api
+
+_private_api.check()  # one line for an unsupported rl_zoo3/Optuna, before anything of theirs is used
+
 from rl_zoo3 import hyperparams_opt
 
 from sb3_hlgauss.common.losses import get_loss_class

@@ -125,7 +125,7 @@ def main(argv: Sequence[str]) -> int:
     if args.study_name is None:
         storage = tuning.open_storage(url, tuning.TuningOptions(heartbeat_interval=None))
         summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
-        print(f"Studies in {tuning.redact(url)}:")
+        print(f"Studies in {tuning.redact_url(url)}:")
         for summary in summaries:
             print(f"    {summary.study_name}: {summary.n_trials} trials")
         return 0
@@ -134,7 +134,7 @@ def main(argv: Sequence[str]) -> int:
     except LookupError as error:
         print(f"sb3_hlgauss.zoo study: error: {error}", file=sys.stderr)
         return 2
-    print(f"Storage: {tuning.redact(url)}")
+    print(f"Storage: {tuning.redact_url(url)}")
     print(summarize(study))
     if args.plots:
         for path in save_plots(study, f"{args.plots.rstrip('/')}/"):

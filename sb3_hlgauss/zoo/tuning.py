@@ -11,27 +11,29 @@ Everything here is Optuna's own machinery, wired for the zoo's ``-optimize`` mod
 * **Crashed workers.** On an RDB storage every running trial beats a heartbeat
   (``--heartbeat-interval``, default 60 s). A trial whose heartbeat is older than ``--grace-period``
   (default twice the interval) is marked FAIL by any live worker (Optuna's ``fail_stale_trials``,
-  called at each trial start and every interval by a watcher thread) and its parameters re-queued
-  (Optuna's ``RetryHeartbeatStaleTrialCallback``, at most ``--max-retry`` times). So a SIGKILLed
+  called by Optuna at each trial start and here every interval by a watcher thread) and its parameters
+  re-queued (the storage's ``RetryHeartbeatStaleTrialCallback``, at most ``--max-retry`` times). So a SIGKILLed
   worker's trial is failed and re-queued at most ``grace + interval`` after the kill, while any
   worker of the study is alive (or when one starts).
 * **Budget.** ``--max-total-trials`` counts finished trials only (:func:`counts_towards_total`):
   COMPLETE, PRUNED, and FAIL recorded by the objective itself (an error in the trial). Trials lost
-  with their worker do not count. Workers do not overshoot: a trial created after the study is full
+  with their worker do not count. Optuna's ``MaxTrialsCallback`` stops a worker once the study's
+  trials may fill the budget; workers do not overshoot: a trial created after the study is full
   is closed unrun (state FAIL, user attribute ``not_run``), and workers wait while the remaining
   budget is held by running trials, to take over their re-queued configurations if they die.
 * **Seeds.** The sampler is re-seeded for every trial from ``(--seed, trial number)``
   (:class:`TrialSeededSampler`): trial numbers are unique in a study, so concurrent workers and
   restarted workers sample differently, and one worker with a fixed seed on a fresh study is
   reproducible.
-* **Credentials.** :func:`redact` removes the password of any URL before it is written to the study,
-  the reports, the run folder or the terminal. Better: keep it out of the command line altogether
+* **Credentials.** A storage URL is shown as SQLAlchemy renders it with ``hide_password=True``
+  (:func:`redact_url`); :func:`redact` does the same to every URL inside a text (the command line,
+  ``args.yml``, error messages) before it is written to the study, the reports, the run folder or the
+  terminal. Better: keep it out of the command line altogether
   (``PGPASSWORD``, ``~/.pgpass``, or the URL in ``OPTUNA_STORAGE``).
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import random
 import re
@@ -49,7 +51,10 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
+from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
+
+from sb3_hlgauss.zoo._private_api import OPTUNA_TELL_FINISHED_TRIAL
 
 #: Read when ``--storage`` is not given (the convention of Optuna's own CLI).
 STORAGE_ENV = "OPTUNA_STORAGE"
@@ -111,16 +116,36 @@ def current_options() -> TuningOptions:
 # Credentials
 # ------------------------------------------------------------------------------------------------
 
-#: ``scheme://user:password@`` (SQLAlchemy, libpq and Redis URLs all put the password there).
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):(?P<password>[^@/\s]*)@")
-#: libpq key/value strings and URL query parameters: ``password=...``.
+#: A URL inside a text (``--storage=...`` in a command line, a YAML value, an error message).
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+#: libpq key/value strings and URL query parameters: ``password=...`` (SQLAlchemy shows query parameters).
 _PASSWORD_PARAM = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<password>[^\s&'\"]+)", re.IGNORECASE)
 
 
+def _password(url: str) -> str | None:
+    """The password of an SQLAlchemy URL (None: none, or not a URL, e.g. a journal file)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password
+    except (ArgumentError, ValueError):
+        return None
+
+
+def redact_url(url: str) -> str:
+    """``url`` as it may be shown: SQLAlchemy's rendering with the password as ``***`` (and no ``password=``
+    parameter); a journal file, or a URL without a password, is returned as given."""
+    if _password(url) is not None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(url).render_as_string(hide_password=True)
+    return _PASSWORD_PARAM.sub(lambda match: f"{match['head']}***", url)
+
+
 def redact(text: str) -> str:
-    """``text`` with the password of every URL (and any ``password=...``) replaced by ``***``."""
-    text = _URL_PASSWORD.sub(lambda match: f"{match['head']}:***@", text)
-    return _PASSWORD_PARAM.sub(lambda match: f"{match['head']}***", text)
+    """``text`` with every URL shown by :func:`redact_url` and any ``password=...`` replaced by ``***``."""
+    return _PASSWORD_PARAM.sub(lambda match: f"{match['head']}***", _URL.sub(lambda match: redact_url(match[0]), text))
 
 
 def redact_argv(argv: Sequence[str]) -> list[str]:
@@ -128,7 +153,7 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
 
 
 def has_password(url: str) -> bool:
-    return redact(url) != url
+    return _password(url) is not None
 
 
 def resolve_storage_url(given: str | None) -> str | None:
@@ -166,18 +191,17 @@ def _retry(what: str, action: Callable[[], T], attempts: int = 12) -> T:
     raise AssertionError("unreachable")
 
 
-def _stale_trial_callback_kwargs(max_retry: int | None) -> dict[str, Any]:
-    """Optuna's re-queueing callback, under the name this Optuna version uses (4.9 renamed it)."""
-    callback_class = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-    parameters = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
-    if callback_class is None or "heartbeat_stale_trial_callback" not in parameters:
-        callback_class = optuna.storages.RetryFailedTrialCallback
-        keyword = "failed_trial_callback"
-    else:
-        keyword = "heartbeat_stale_trial_callback"
+def stale_trial_callback(max_retry: int | None) -> dict[str, Any]:
+    """The ``RDBStorage`` keyword that re-queues a lost trial's parameters (Optuna's own callback).
+
+    Optuna 4.9 renamed ``failed_trial_callback``/``RetryFailedTrialCallback`` (removed in 6.0) to
+    ``heartbeat_stale_trial_callback``/``RetryHeartbeatStaleTrialCallback``.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return {keyword: callback_class(max_retry=max_retry)}
+        if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
+            return {"heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)}
+        return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=max_retry)}
 
 
 def open_storage(url: str, options: TuningOptions | None = None) -> BaseStorage:
@@ -197,16 +221,15 @@ def open_storage(url: str, options: TuningOptions | None = None) -> BaseStorage:
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
     if options.heartbeat_enabled:
         kwargs.update(heartbeat_interval=options.heartbeat_interval, grace_period=options.grace_period)
-        kwargs.update(_stale_trial_callback_kwargs(options.max_retry))
+        kwargs.update(stale_trial_callback(options.max_retry))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return _retry(f"Opening the Optuna storage {redact(url)}", lambda: optuna.storages.RDBStorage(url, **kwargs))
+        return _retry(f"Opening the Optuna storage {redact_url(url)}", lambda: optuna.storages.RDBStorage(url, **kwargs))
 
 
-def heartbeat_enabled(storage: BaseStorage) -> bool:
-    """Whether running trials of ``storage`` beat a heartbeat (RDB storages opened with an interval)."""
-    get_interval = getattr(storage, "get_heartbeat_interval", None)
-    return get_interval is not None and get_interval() is not None
+def heartbeat_enabled(url: str, options: TuningOptions | None = None) -> bool:
+    """Whether running trials on ``url`` beat a heartbeat (an RDB storage, opened with an interval)."""
+    return not is_journal(url) and (options or current_options()).heartbeat_enabled
 
 
 def create_or_load_study(
@@ -354,16 +377,16 @@ def check_room_for(study: optuna.Study, trial: optuna.Trial, max_total_trials: i
         raise StudyFull(f"trial {trial.number} not run: the study has its {max_total_trials} trials")
 
 
-class StopWhenFull:
-    """Optuna callback: stop this worker's ``optimize`` once finished + running trials fill the budget."""
+#: The states that :func:`budget_callback` counts: an upper bound of the trials holding budget (FAIL includes
+#: lost and unrun trials), so it may stop a worker's ``optimize`` early; the caller then counts exactly
+#: (:func:`trial_counts`) and goes on if there is room.
+BUDGET_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
 
-    def __init__(self, max_total_trials: int) -> None:
-        self.max_total_trials = max_total_trials
 
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        counts = trial_counts(study)
-        if counts.finished + counts.running >= self.max_total_trials:
-            study.stop()
+def budget_callback(max_total_trials: int) -> MaxTrialsCallback:
+    """Optuna's ``MaxTrialsCallback``: stop this worker's ``optimize`` once finished, failed and running
+    trials reach ``max_total_trials`` (the zoo's own rule, which also counts RUNNING trials, plus FAIL)."""
+    return MaxTrialsCallback(max_total_trials, states=BUDGET_STATES)
 
 
 class StaleTrialWatcher(threading.Thread):
@@ -407,7 +430,7 @@ def lost_while_running(error: BaseException) -> bool:
     an unreachable database). The trial's configuration was re-queued; the worker itself can go on."""
     if isinstance(error, optuna.exceptions.UpdateFinishedTrialError):
         return True
-    return isinstance(error, ValueError) and str(error).startswith("Cannot tell a FAIL trial")
+    return isinstance(error, ValueError) and str(error).startswith(OPTUNA_TELL_FINISHED_TRIAL)
 
 
 def worker_name() -> str:
@@ -438,5 +461,5 @@ def load_study(url: str, study_name: str) -> optuna.Study:
     storage = open_storage(url, TuningOptions(heartbeat_interval=None))
     names = [summary.study_name for summary in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     if study_name not in names:
-        raise LookupError(f"no study {study_name!r} in {redact(url)}; it holds {sorted(names)}")
+        raise LookupError(f"no study {study_name!r} in {redact_url(url)}; it holds {sorted(names)}")
     return optuna.load_study(storage=storage, study_name=study_name)
