@@ -9,11 +9,16 @@ Writes, under ``benchmarks/results/<suite>/<steps>/summary/``:
 - ``final_returns.csv``: one row per run.
 - ``learning_curves.png``, ``aggregate.png`` (and ``noise.png`` for the reward-noise suite).
 
-Normalisation: ``(R - R_random) / (R_max - R_random)`` per game, with ``R_random`` the uniform
-random policy's return (``benchmarks.suites.MINATAR_RANDOM_SCORES``; the lowest run where unknown)
-and ``R_max`` the best final return of any run of the analysed set in that game, but at least
-``R_random + 1`` (one reward: a game that no run learned does not blow its noise up to the full
-scale): the same affine map for every loss, so that each game weighs alike in the aggregate.
+Normalisation: ``(R - R_random) / (R_reference - R_random)`` per task, with ``R_random`` the uniform-random
+policy's measured return and ``R_reference`` a named score from outside the compared runs (both from
+:mod:`benchmarks.anchors`): the same affine map for every variant and every analysis, so that each task
+weighs alike in the aggregate and a run's score does not depend on the runs it is analysed with. Without
+anchors for every task the IQM aggregate is not computed (the summary says which are missing).
+
+Verdicts: each classification variant against its regression baseline, and each tagged variant against the
+untagged one, per task (:func:`benchmarks.compare.compare_task`) and over tasks
+(:func:`benchmarks.compare.compare_aggregate`, probability of improvement): permutation tests whose
+false-alarm rate is at most 5%, "too few seeds to tell" where no outcome could reach p <= 0.05.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.anchors import algo_family, normalisation, reference
 from benchmarks.run import RESULTS_DIR
-from benchmarks.suites import MINATAR_RANDOM_SCORES, _steps_label
+from benchmarks.suites import _steps_label
 
 #: Order and display names of the variants in tables and plots.
 VARIANT_ORDER = ["mse", "huber", "hl_gauss", "two_hot", "c51", "categorical_mse", "sac", "sac_hl_gauss", "ppo", "ppo_hl_gauss"]
@@ -107,22 +113,6 @@ def bootstrap_mean_ci(values, reps: int = 2000, seed: int = 0, alpha: float = 0.
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), size=(reps, len(values)))].mean(axis=1)
     return mean, float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
-
-
-#: Smallest normalisation scale (R_best - R_random), in reward units.
-MIN_SCALE = 1.0
-
-
-def normalisers(table, random_scores: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
-    """game -> (low, high) anchors of the normalisation."""
-    random_scores = random_scores or {}
-    out = {}
-    for game, by_label in table.items():
-        scores = [s for seeds in by_label.values() for s in seeds.values()]
-        low = random_scores.get(game.split("|")[0], min(scores))
-        # At least one reward above random: a game nobody learned stays near 0 rather than amplifying noise.
-        out[game] = (low, max(max(scores), low + MIN_SCALE))
-    return out
 
 
 def score_matrices(table, labels, games, norm) -> dict[str, np.ndarray]:
@@ -332,6 +322,83 @@ def plot_noise(ntable, path: Path) -> None:
     plt.close(fig)
 
 
+# --------------------------------------------------------------------------- verdicts
+#: The regression baselines each classification loss is compared with (same tag, e.g. "@x4", on both sides).
+BASELINES = {
+    "hl_gauss": ["mse", "huber", "categorical_mse"],  # the last: the ablation (same head, MSE on its mean)
+    "two_hot": ["mse", "huber"],
+    "c51": ["mse", "huber"],
+    "categorical_mse": ["mse"],
+    "sac_hl_gauss": ["sac"],
+    "ppo_hl_gauss": ["ppo"],
+}
+
+
+def comparison_pairs(labels) -> list[tuple[str, str]]:
+    """(ours, baseline) pairs among ``labels``: each loss against its baselines with the same tag, and each
+    tagged variant (``hl_gauss@x4``) against its untagged self (``hl_gauss``)."""
+    labels = set(labels)
+    pairs = []
+    for label in _order(labels):
+        base, _, tag = label.partition("@")
+        suffix = f"@{tag}" if tag else ""
+        pairs += [(label, y + suffix) for y in BASELINES.get(base, []) if y + suffix in labels]
+        if tag and base in labels:
+            pairs.append((label, base))
+    return pairs
+
+
+def verdicts(table, pairs, aggregate_over: list[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """(ours, baseline) -> {"tasks": {task: Verdict}, "aggregate": Verdict or None}, by the calibrated rule of
+    :mod:`benchmarks.compare`; the aggregate spans the tasks of ``aggregate_over`` where both have runs (>= 2)."""
+    from benchmarks.compare import compare_aggregate, compare_task
+
+    out = {}
+    for x, y in pairs:
+        tasks = [g for g in sorted(table) if table[g].get(x) and table[g].get(y)]
+        if not tasks:
+            continue
+        row: dict[str, Any] = {"tasks": {g: compare_task(list(table[g][x].values()), list(table[g][y].values()))
+                                         for g in tasks}, "aggregate": None}
+        shared = [g for g in tasks if aggregate_over is not None and g in aggregate_over]
+        if len(shared) >= 2:
+            row["aggregate"] = compare_aggregate({g: list(table[g][x].values()) for g in shared},
+                                                 {g: list(table[g][y].values()) for g in shared})
+        out[(x, y)] = row
+    return out
+
+
+def _cell(verdict) -> str:
+    label = "too few seeds" if verdict.label == "too few seeds to tell" else verdict.label
+    return f"{label} (p={verdict.p_value:.2g})"
+
+
+def _verdict_json(verdict) -> dict[str, Any] | None:
+    if verdict is None:
+        return None
+    return {"label": verdict.label, "p_value": verdict.p_value, "difference": verdict.difference,
+            "n_ours": verdict.n_ours, "n_baseline": verdict.n_baseline, "n_tasks": verdict.n_tasks}
+
+
+def verdict_lines(found) -> list[str]:
+    """The verdict table: one row per comparison, one column per task and one for the aggregate."""
+    tasks = sorted({g for row in found.values() for g in row["tasks"]})
+    with_aggregate = any(row["aggregate"] is not None for row in found.values())
+    head = [g.replace("|", ", eta=") for g in tasks] + (["all tasks (P(ours > baseline))"] if with_aggregate else [])
+    lines = ["## Verdicts (calibrated rule: permutation test, 5% false-alarm rate; `benchmarks/compare.py`)", "",
+             ("Per task: difference of mean final returns; over tasks: probability of improvement, stratified "
+             "permutation test. \"too few seeds\": no outcome at these seed counts could reach p <= 0.05. "
+             "\"level\": no difference detected, not shown equal."), "",
+             "| ours vs baseline | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    for (x, y), row in found.items():
+        cells = [_cell(row["tasks"][g]) if g in row["tasks"] else "-" for g in tasks]
+        if with_aggregate:
+            agg = row["aggregate"]
+            cells.append(f"{_cell(agg)}, P = {agg.difference:.2f}" if agg is not None else "-")
+        lines.append(f"| {display(x)} vs {display(y)} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 # --------------------------------------------------------------------------- report
 def _fmt_lr(learning_rate: float | str) -> str:
     """A learning rate, or the zoo's schedule string (``lin_2.5e-4``) as it is."""
@@ -421,27 +488,25 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
             plot_noise(ntable, out_dir / "noise.png")
             summary["noise"] = {f"{g}|{lb}": v for (g, lb), v in ntable.items()}
     else:
-        norm = normalisers(table, MINATAR_RANDOM_SCORES if suite.startswith("minatar") else None)
         # The games of the best-covered variant, and the variants that have all of them.
         coverage = {lb: {g for g in games if table[g].get(lb)} for lb in labels}
         best = max(labels, key=lambda lb: len(coverage[lb]))
         complete = sorted(coverage[best])
         agg_labels = [lb for lb in labels if coverage[lb] >= coverage[best]]
-        matrices = score_matrices(table, agg_labels, complete, norm)
-        if matrices and all(m.shape[0] == 1 for m in matrices.values()):
-            # One run per variant: the anchors are those runs' own scores (no random-policy score), so the
-            # "aggregate" would only rank them, 0 and 1, however close their returns are.
-            lines += ["Aggregate: not computed until a variant has runs of two seeds on every game (one run per variant "
-                      "has no CI, and without a random-policy score as the lower anchor it only ranks the runs).", ""]
+        families = {algo_family(r["spec"]["algo"]) for r in results}
+        family = families.pop() if len(families) == 1 else None
+        norm, missing = normalisation(complete, family)
+        matrices = score_matrices(table, agg_labels, complete, norm) if not missing else {}
+        if missing:
+            lines += ["Aggregate IQM: not computed: no normalisation anchors for " + "; ".join(
+                f"{g} ({why})" for g, why in missing.items()) + " (`python -m benchmarks.anchors --tasks ...` measures "
+                "the random policy; `benchmarks.anchors.REFERENCES` names the reference scores).", ""]
             (out_dir / "aggregate.png").unlink(missing_ok=True)  # a plot of an earlier analysis would outlive its numbers
         elif matrices:
             agg = aggregate(matrices, reps=reps)
-            pairs = [(x, y) for x in ("hl_gauss", "two_hot", "c51") for y in ("mse", "huber")] + [("sac_hl_gauss", "sac"), ("ppo_hl_gauss", "ppo")]
-            # The ablation: the same categorical head, cross-entropy (HL-Gauss) vs MSE on its expected value.
-            pairs += [("hl_gauss", "categorical_mse"), ("categorical_mse", "mse")]
-            poi = probability_of_improvement(matrices, pairs, reps=reps)
+            poi = probability_of_improvement(matrices, comparison_pairs(agg_labels), reps=reps)
             lines += [
-                f"## Aggregate over {len(complete)} game(s): normalised score (R - R_random) / max(R_best - R_random, 1)",
+                f"## Aggregate over {len(complete)} game(s): normalised score (R - R_random) / (R_reference - R_random)",
                 "",
                 "Stratified bootstrap 95% CIs (rliable); runs: seeds present in every game.",
                 "",
@@ -459,13 +524,21 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
                     n = min(matrices[x].shape[0], matrices[y].shape[0])
                     lines.append(f"| P({display(x)} > {display(y)}) | {_fmt(v, n=n)} |")
                 lines.append("")
-            lines += ["Normalisation anchors (R_random, R_best): " + ", ".join(
-                f"{g} ({lo:g}, {hi:.2f})" for g, (lo, hi) in norm.items() if g in complete), ""]
+            lines += ["Normalisation anchors (R_random, R_reference): " + ", ".join(
+                f"{g} ({lo:.2f}, {hi:.2f})" for g, (lo, hi) in norm.items()) + "; R_reference: " + "; ".join(
+                sorted({reference(g, family).source for g in complete})) + " (`benchmarks/anchors.py`).", ""]
             plot_aggregate(agg, poi, out_dir / "aggregate.png", f"Suite {suite}, {budget} steps: {len(complete)} games",
                            n_runs={label: m.shape[0] for label, m in matrices.items()})
             summary["aggregate"] = agg
             summary["probability_of_improvement"] = {f"{x}>{y}": v for (x, y), v in poi.items()}
-            summary["normalisation"] = {g: norm[g] for g in complete}
+            summary["normalisation"] = norm
+
+    found = verdicts(table, comparison_pairs(labels), aggregate_over=None if noisy else games)
+    if found:
+        lines += verdict_lines(found)
+        summary["verdicts"] = {f"{x}>{y}": {"tasks": {g: _verdict_json(v) for g, v in row["tasks"].items()},
+                                            "aggregate": _verdict_json(row["aggregate"])}
+                               for (x, y), row in found.items()}
 
     # CSV of every run
     rows = ["suite,budget,game,reward_noise,variant,label,learning_rate,seed,final_return,wall_time_s,steps_per_s,clip_fraction"]

@@ -1,5 +1,9 @@
 """Run a benchmark suite: ``python -m benchmarks.run --suite minatar [--jobs 2] [--steps N] [--seeds 0 1 2]``.
 
+``--suite`` names a file of ``benchmarks/suites/`` or is the path of a suite file of your own (see
+``benchmarks/suites.py``); ``--env MyEnv-v0`` runs the suite's variants and settings on your environment
+(any registered gymnasium id) instead of the suite's own.
+
 Each run (algorithm x loss x env x seed) writes one JSON result file under
 ``benchmarks/results/<suite>/<steps>/<game>/<variant>/seed<k>.json`` (evaluation returns and episode
 lengths over time, wall time, steps/s, package versions, machine, full config). Runs whose result file exists
@@ -24,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from benchmarks.suites import SUITES, RunSpec, expand
+from benchmarks.suites import RunSpec, expand, suite_groups
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -277,7 +281,7 @@ def reuse_reference_run(spec: RunSpec, results_dir: Path) -> str | None:
 
 
 def run_suite(
-    suite: str,
+    suite: str | Path,
     jobs: int = 2,
     results_dir: Path = RESULTS_DIR,
     steps: int | None = None,
@@ -289,10 +293,12 @@ def run_suite(
     shard: tuple[int, int] | None = None,
     max_runs: int | None = None,
     progress: bool = True,
+    env_ids: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Run every pending run of a suite; return counts of done / skipped / failed runs."""
+    """Run every pending run of a suite (a name or a suite file); return counts of done / skipped / failed runs."""
     runs = expand(suite, steps=steps, budget_scale=budget_scale, seeds=seeds, envs=envs, variants=variants,
-                  reward_noise=reward_noise)
+                  reward_noise=reward_noise, env_ids=env_ids)
+    suite = suite_groups(suite)[0]
     if shard is not None:
         index, count = shard
         runs = [r for i, r in enumerate(runs) if i % count == index]
@@ -337,7 +343,9 @@ def run_suite(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", required=True, choices=sorted(SUITES))
+    parser.add_argument("--suite", required=True, help="a suite name (benchmarks/suites/NAME.yml) or a suite file")
+    parser.add_argument("--env", nargs="+", default=None, metavar="ENV_ID",
+                        help="run the suite on these gymnasium env ids instead of its own")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (default 2; 0: in this process)")
     parser.add_argument("--steps", type=int, default=None, help="env steps per run (overrides the suite's budget)")
     parser.add_argument("--budget-scale", type=float, default=None, help="multiply the suite's budget")
@@ -354,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
 
     shard = tuple(int(x) for x in args.shard.split("/")) if args.shard else None
     if args.list:
-        runs = expand(args.suite, args.steps, args.budget_scale, args.seeds, args.envs, args.variants, args.reward_noise)
+        runs = expand(args.suite, args.steps, args.budget_scale, args.seeds, args.envs, args.variants, args.reward_noise,
+                      args.env)
         for spec in runs:
             state = "done" if (args.results_dir / spec.relpath).exists() else "todo"
             print(f"{state}  {spec.relpath}")
@@ -362,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = run_suite(
         args.suite, jobs=args.jobs, results_dir=args.results_dir, steps=args.steps, budget_scale=args.budget_scale,
         seeds=args.seeds, envs=args.envs, variants=args.variants, reward_noise=args.reward_noise, shard=shard,
-        max_runs=args.max_runs,
+        max_runs=args.max_runs, env_ids=args.env,
     )
     print(
         f"suite {args.suite}: {summary['total']} runs, {summary['skipped']} already done, "

@@ -1,9 +1,12 @@
-"""Declarative definitions of the benchmark suites.
+"""The benchmark suites: suite files, their presets, and their expansion into runs.
 
-A suite is a list of :class:`Group` s; a group is the cross product
-``envs x variants x seeds`` with one shared configuration. :func:`expand` turns a suite into
-:class:`RunSpec` s, one per result file. Everything a run depends on is in its ``RunSpec``
-(and is written, in full, into its result file).
+A suite is a YAML file in ``benchmarks/suites/`` (or anywhere: pass its path): a list of ``groups``, each the
+cross product ``envs x variants x seeds`` with one shared configuration (the fields of :class:`Group`), and
+optional ``defaults`` merged into every group. A group (or the defaults) may name a ``preset``
+(:data:`GROUP_PRESETS`); ``algo_kwargs`` and ``support`` may name one of :data:`ALGO_PRESETS` /
+:data:`SUPPORT_PRESETS`, or be a mapping (``{preset: NAME, key: value, ...}`` extends a preset). Adding a suite is
+adding a file. :func:`expand` turns a suite into :class:`RunSpec` s, one per result file; everything a run
+depends on is in its ``RunSpec`` (and is written, in full, into its result file).
 """
 
 from __future__ import annotations
@@ -12,21 +15,14 @@ import copy
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from benchmarks.algos import DQN_VARIANTS, VARIANTS
 
 MINATAR_GAMES = ["Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"]
-
-#: Mean return of the uniform random policy over 100 episodes (seeds 0..99), measured with
-#: ``python -m benchmarks.reference_scores``; the lower anchor of the per-game normalisation.
-MINATAR_RANDOM_SCORES = {
-    "Asterix": 0.40,
-    "Breakout": 0.40,
-    "Freeway": 0.39,
-    "Seaquest": 0.08,
-    "SpaceInvaders": 4.48,
-}
 
 #: Optimiser settings of the paper (Appendix B): Adam; the classification agents get 4x the
 #: regression agents' learning rate. ``--opt`` of a variant label names which one a run used.
@@ -109,9 +105,6 @@ ZOO_PPO: dict[str, dict[str, Any]] = {
         policy_kwargs=dict(features_extractor_class="MinAtarCNN", net_arch=[128]),
     ),
 }
-#: Suite E's MinAtar games (those of Suite B) and budget (the zoo config's 5M takes about 4x longer).
-PPO_MINATAR_GAMES = ["Breakout", "SpaceInvaders"]
-PPO_MINATAR_STEPS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -191,125 +184,100 @@ def _steps_label(steps: int) -> str:
     return str(steps)
 
 
-def _dqn_group(
-    envs, variants, seeds, steps=500_000, optimizer=None, support=MINATAR_SUPPORT, algo_kwargs=MINATAR_DQN, **kw
-) -> Group:
-    return Group(
-        envs=envs,
-        variants=variants,
-        seeds=seeds,
-        total_steps=steps,
-        algo_kwargs=algo_kwargs,
-        optimizer=optimizer,
-        support=support,
-        env_prefix="MinAtar/",
-        env_suffix="-v1",
-        **kw,
-    )
-
-
-SUITES: dict[str, list[Group]] = {
-    # Suite A: the five MinAtar games, every loss, identical settings but the paper's learning rates.
-    "minatar": [
-        _dqn_group(MINATAR_GAMES, ["mse", "huber", "hl_gauss"], [0, 1, 2]),
-        _dqn_group(MINATAR_GAMES, ["two_hot", "c51"], [0]),
-    ],
-    # Suite A, learning-rate check: each loss with the other family's optimiser settings.
-    "minatar_lr": [
-        _dqn_group(["Breakout"], ["mse", "huber"], [0, 1, 2], optimizer="cls"),
-        _dqn_group(["Breakout"], ["hl_gauss"], [0, 1, 2], optimizer="reg"),
-    ],
-    # Suite A with the first sitting's asymmetric support [-5, 105] (midpoint 50): initial-value bias.
-    "minatar_asym": [
-        _dqn_group(MINATAR_GAMES, ["hl_gauss"], [0], support=MINATAR_ASYM_SUPPORT, tag="asym"),
-        _dqn_group(["Breakout"], ["hl_gauss"], [0], optimizer="reg", support=MINATAR_ASYM_SUPPORT, tag="asym"),
-    ],
-    # Suite A, ablation: the categorical head trained with MSE on its expected value.
-    "minatar_ablation": [
-        _dqn_group(MINATAR_GAMES, ["categorical_mse"], [0, 1, 2]),
-    ],
-    # Suite S: capacity. MSE vs HL-Gauss with the MinAtar network 4x wider (label suffix "@x4"); the
-    # x1 cells are Suite A's runs (benchmarks.analyze --suite capacity reads both).
-    "capacity": [
-        _dqn_group(MINATAR_GAMES, ["mse", "hl_gauss"], [0, 1, 2], algo_kwargs=MINATAR_DQN_X4, tag="x4"),
-    ],
-    # Defaults check (issue 16): HL-Gauss with the package's default support (101 bins, symlog, [-1e4, 1e4]; no
-    # num_bins/v_min/v_max/value_transform given) against Suite A's hand-set HL-Gauss (label suffix "@defaults").
-    "minatar_defaults": [
-        _dqn_group(MINATAR_GAMES, ["hl_gauss"], [0, 1, 2], support={}, tag="defaults"),
-    ],
-    # C51's support (issue 16): C51 at Suite A's 420 atoms never learned Freeway steadily and scored 0 on
-    # Seaquest, where Two-Hot on the same atoms did learn. The same range with 51 atoms (C51's own count,
-    # bins 4.1 wide), for C51 and Two-Hot: does the atom count hold C51 back? (label suffix "@51atoms")
-    "c51_atoms": [
-        _dqn_group(["Freeway", "Seaquest"], ["c51"], [0, 1], support=MINATAR_SUPPORT_51, tag="51atoms"),
-        _dqn_group(["Freeway", "Seaquest"], ["two_hot"], [0], support=MINATAR_SUPPORT_51, tag="51atoms"),
-    ],
-    # C51's initial distribution (issue 16): at 51 atoms C51 failed as at 420, and so did Two-Hot. The one part
-    # changed here: C51 at Suite A's 420 atoms starts from the target distribution of a return of 0 (HLGaussPPO's
-    # head initialisation) instead of uniform over [-105, 105], whose spread its target only shrinks by gamma per
-    # backup (label suffix "@peaked").
-    "c51_init": [
-        _dqn_group(["Freeway", "Seaquest"], ["c51"], [0, 1], algo_kwargs={**MINATAR_DQN, "initial_value": 0.0},
-                   tag="peaked"),
-    ],
-    # Suite B: reward noise eps ~ U(0, eta) on two games.
-    "noise": [
-        _dqn_group(
-            ["Breakout", "SpaceInvaders"],
-            ["mse", "hl_gauss"],
-            [0, 1, 2],
-            support=NOISE_SUPPORT,
-            reward_noise=[0.0, 0.1, 0.3, 1.0],
-        ),
-    ],
-    # Suite D: continuous control, SAC vs HLGaussSAC with the package's default support (symlog, 101 bins).
-    "continuous": [
-        Group(["Pendulum-v1"], ["sac", "sac_hl_gauss"], [0, 1, 2], 20_000,
-              dict(policy="MlpPolicy", learning_starts=1_000), n_evals=10, eval_episodes=10),
-        Group(["HalfCheetah-v5", "Hopper-v5"], ["sac", "sac_hl_gauss"], [0, 1, 2], 300_000,
-              dict(policy="MlpPolicy", learning_starts=10_000), n_evals=20, eval_episodes=10,
-              eval_max_episode_steps=None),
-    ],
-    # Suite E: on-policy. SB3's PPO vs HLGaussPPO (the package's default support: HL-Gauss, symlog, 101 bins,
-    # [-1e4, 1e4]) with the zoo's tuned PPO hyperparameters, MuJoCo at 1M steps (VecNormalize) and two MinAtar games.
-    "ppo": [
-        *[
-            Group([env], ["ppo", "ppo_hl_gauss"], [0, 1, 2, 3, 4], 1_000_000, ZOO_PPO[env], n_evals=20,
-                  eval_episodes=10, eval_max_episode_steps=None)
-            for env in ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
-        ],
-        Group(PPO_MINATAR_GAMES, ["ppo", "ppo_hl_gauss"], [0, 1, 2, 3, 4], PPO_MINATAR_STEPS, ZOO_PPO["MinAtar"],
-              n_evals=20, eval_episodes=10, env_prefix="MinAtar/", env_suffix="-v1"),
-    ],
-    # Suite E, reward noise: eps ~ U(0, eta) added to every reward of Hopper-v5. Its eta = 0 runs are Suite E's own
-    # Hopper-v5 runs (the same settings and seeds; see NOISELESS_REFERENCE).
-    "noise_ppo": [
-        Group(["Hopper-v5"], ["ppo", "ppo_hl_gauss"], [0, 1, 2, 3, 4], 1_000_000, ZOO_PPO["Hopper-v5"], n_evals=20,
-              eval_episodes=10, eval_max_episode_steps=None, reward_noise=[0.0, 1.0]),
-    ],
-    # CI: a few hundred CartPole steps per run.
-    "tiny": [
-        Group(["CartPole-v1"], ["mse", "huber", "hl_gauss"], [0], 400,
-              dict(policy="MlpPolicy", learning_starts=100, train_freq=4, target_update_interval=100,
-                   exploration_fraction=0.5, policy_kwargs=dict(net_arch=[32])),
-              support=dict(v_min=-5.0, v_max=105.0, num_bins=51, value_transform="identity"),
-              n_evals=2, eval_episodes=2, eval_max_episode_steps=200),
-    ],
-    # CI: the on-policy path (n_envs, VecNormalize, schedules) on a few hundred Pendulum steps per run.
-    "tiny_ppo": [
-        Group(["Pendulum-v1"], ["ppo", "ppo_hl_gauss"], [0], 512,
-              dict(policy="MlpPolicy", normalize=True, n_envs=2, n_steps=64, batch_size=64, n_epochs=2,
-                   learning_rate="lin_1e-3", policy_kwargs=dict(net_arch=[32], activation_fn="ReLU")),
-              n_evals=2, eval_episodes=2, eval_max_episode_steps=200),
-    ],
+#: Named ``algo_kwargs`` a suite file may use.
+ALGO_PRESETS: dict[str, dict[str, Any]] = {
+    "minatar_dqn": MINATAR_DQN,
+    "minatar_dqn_x4": MINATAR_DQN_X4,
+    "zoo_ppo_halfcheetah": ZOO_PPO["HalfCheetah-v5"],
+    "zoo_ppo_hopper": ZOO_PPO["Hopper-v5"],
+    "zoo_ppo_walker2d": ZOO_PPO["Walker2d-v5"],
+    "zoo_ppo_minatar": ZOO_PPO["MinAtar"],
 }
+#: Named ``support`` settings a suite file may use (``{}``: the package's defaults).
+SUPPORT_PRESETS: dict[str, dict[str, Any]] = {
+    "minatar": MINATAR_SUPPORT,
+    "minatar_51": MINATAR_SUPPORT_51,
+    "minatar_asym": MINATAR_ASYM_SUPPORT,
+    "noise": NOISE_SUPPORT,
+}
+#: Named group settings (``preset: NAME`` in a group or in a file's ``defaults``).
+GROUP_PRESETS: dict[str, dict[str, Any]] = {
+    # DQN on MinAtar as Suite A runs it: 500k steps, the MinAtar network and replay settings, Suite A's support.
+    "minatar_dqn": dict(total_steps=500_000, algo_kwargs="minatar_dqn", support="minatar", env_prefix="MinAtar/",
+                        env_suffix="-v1"),
+}
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+_GROUP_FIELDS = {f.name for f in dataclasses.fields(Group)}
 
 
-#: Noise suites whose noiseless (eta = 0) runs are runs of another suite with the same settings and seeds: the
-#: runner copies those results (marked ``reused_from``) instead of training the same configuration twice. The
-#: copy is exact: at eta = 0 no noise wrapper is added and the suite's name enters neither seeding nor training.
-NOISELESS_REFERENCE = {"noise_ppo": "ppo"}
+def _preset(value: Any, presets: dict[str, dict[str, Any]], what: str) -> dict[str, Any]:
+    """A mapping from a preset name, a mapping, or a mapping extending a preset (``{preset: NAME, ...}``)."""
+    if isinstance(value, str):
+        value = {"preset": value}
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} must be a preset name or a mapping, got {value!r}")
+    value = dict(value)
+    name = value.pop("preset", None)
+    if name is not None and name not in presets:
+        raise ValueError(f"unknown {what} preset {name!r}; known: {sorted(presets)}")
+    return copy.deepcopy({**(presets[name] if name else {}), **value})
+
+
+def _group(settings: dict[str, Any], where: str) -> Group:
+    settings = dict(settings)
+    preset = settings.pop("preset", None)
+    if preset is not None:
+        if preset not in GROUP_PRESETS:
+            raise ValueError(f"{where}: unknown group preset {preset!r}; known: {sorted(GROUP_PRESETS)}")
+        settings = {**GROUP_PRESETS[preset], **settings}
+    unknown = sorted(set(settings) - _GROUP_FIELDS)
+    if unknown:
+        raise ValueError(f"{where}: unknown group settings {unknown}; a group has {sorted(_GROUP_FIELDS)}")
+    settings["algo_kwargs"] = _preset(settings.get("algo_kwargs", {}), ALGO_PRESETS, "algo_kwargs")
+    settings["support"] = _preset(settings.get("support", {}), SUPPORT_PRESETS, "support")
+    bad = sorted(set(settings.get("variants", [])) - set(VARIANTS))
+    if bad:
+        raise ValueError(f"{where}: unknown variants {bad}; known: {sorted(VARIANTS)}")
+    try:
+        return Group(**settings)
+    except TypeError as err:
+        raise ValueError(f"{where}: {err}") from None
+
+
+def load_suite(path: str | Path) -> tuple[list[Group], str | None]:
+    """The groups of a suite file, and the suite whose runs its noiseless runs repeat (``noiseless_reference``)."""
+    path = Path(path)
+    data = yaml.safe_load(path.read_text()) or {}
+    unknown = sorted(set(data) - {"defaults", "groups", "noiseless_reference"})
+    if unknown or not data.get("groups"):
+        raise ValueError(f"{path}: a suite file has 'groups' (a list) and optionally 'defaults' and "
+                         f"'noiseless_reference'; got {sorted(data)}")
+    defaults = data.get("defaults") or {}
+    groups = [_group({**defaults, **group}, f"{path.name}, group {i}") for i, group in enumerate(data["groups"])]
+    return groups, data.get("noiseless_reference")
+
+
+def _load_all(directory: Path = SUITES_DIR) -> tuple[dict[str, list[Group]], dict[str, str]]:
+    suites, references = {}, {}
+    for path in sorted(directory.glob("*.yml")):
+        suites[path.stem], reference = load_suite(path)
+        if reference:
+            references[path.stem] = reference
+    return suites, references
+
+
+#: The suites of ``benchmarks/suites/*.yml``, by file name.
+SUITES, NOISELESS_REFERENCE = _load_all()
+
+
+def suite_groups(suite: str | Path) -> tuple[str, list[Group]]:
+    """(name, groups) of a suite given by name (``benchmarks/suites/NAME.yml``) or by the path of a suite file."""
+    if str(suite) in SUITES:
+        return str(suite), SUITES[str(suite)]
+    path = Path(suite)
+    if path.suffix in (".yml", ".yaml") and path.is_file():
+        return path.stem, load_suite(path)[0]
+    raise ValueError(f"Unknown suite {str(suite)!r}: neither a suite file nor one of {sorted(SUITES)}")
 
 
 def _label(variant: str, optimizer: str | None, tag: str | None = None) -> str:
@@ -320,21 +288,24 @@ def _label(variant: str, optimizer: str | None, tag: str | None = None) -> str:
 
 
 def expand(
-    suite: str,
+    suite: str | Path,
     steps: int | None = None,
     budget_scale: float | None = None,
     seeds: list[int] | None = None,
     envs: list[str] | None = None,
     variants: list[str] | None = None,
     reward_noise: list[float] | None = None,
+    env_ids: list[str] | None = None,
 ) -> list[RunSpec]:
     """All runs of a suite, seeds outermost (every configuration's seed 0 comes first, so a
     partially finished suite is balanced across configurations). ``envs``, ``variants`` and
-    ``reward_noise`` (the eta levels of Suite B) keep only the runs they name."""
-    if suite not in SUITES:
-        raise ValueError(f"Unknown suite {suite!r}; known: {sorted(SUITES)}")
+    ``reward_noise`` (the eta levels of Suite B) keep only the runs they name. ``env_ids`` runs the suite on
+    other environments instead of its own (full gymnasium ids, e.g. a user's ``MyEnv-v0``)."""
+    suite, groups = suite_groups(suite)
+    if env_ids:
+        groups = [dataclasses.replace(g, envs=list(env_ids), env_prefix="", env_suffix="") for g in groups]
     runs: list[RunSpec] = []
-    for group in SUITES[suite]:
+    for group in groups:
         total = steps or group.total_steps
         if budget_scale is not None:
             total = max(1, round(total * budget_scale))
@@ -375,14 +346,18 @@ def expand(
                                 algo_kwargs=kwargs,
                             )
                         )
-    _check_filters(suite, envs, variants, reward_noise)
+    _check_filters(groups, suite, envs, variants, reward_noise)
+    # Groups that env_ids made alike (the same env, variant and budget) run once, with the first group's settings.
+    unique: dict[str, RunSpec] = {}
+    for run in runs:
+        unique.setdefault(run.relpath, run)
+    runs = list(unique.values())
     runs.sort(key=lambda r: r.seed)  # stable: keeps the group order within a seed
     return runs
 
 
-def _check_filters(suite: str, envs, variants, reward_noise) -> None:
+def _check_filters(groups: list[Group], suite: str, envs, variants, reward_noise) -> None:
     """A filter naming something the suite does not have is a typo, not an empty selection."""
-    groups = SUITES[suite]
     known = {
         "envs": {env for g in groups for env in g.envs},
         "variants": {name for g in groups for v in g.variants for name in (v, _label(v, g.optimizer, g.tag))},

@@ -1,15 +1,10 @@
-"""Refresh the generated blocks of ``docs/benchmarks.md`` and ``README.md`` from the analysis summaries.
+"""Refresh the generated tables and figures of ``docs/benchmarks.md`` from the result files.
 
 ``python -m benchmarks.update_docs`` re-runs the analyses listed in :data:`ANALYSES` (when their
 result files exist) and replaces each block between ``<!-- generated:NAME -->`` and
-``<!-- /generated:NAME -->`` in the docs page with the corresponding ``summary.md``. Then it writes
-the prose blocks of :mod:`benchmarks.evidence` from the summaries just written (its ``BLOCKS``): the
-headlines of the docs page (``headline_500k``, ``headline_100k``), the suites' readings, what remains of
-the running suites (``progress``, counted from the result files), docs/ppo.md's record and reading of Suite E
-and README's evidence list (``evidence``). Text
-outside the blocks (the interpretation) is left alone: re-read it after the numbers change.
-``--skip NAME ...`` leaves blocks (and their analyses) alone, e.g. ``--skip capacity`` while
-Suite S is still running.
+``<!-- /generated:NAME -->`` of the page with that analysis's ``summary.md`` (tables only: the sentences
+around the blocks are written by hand; re-read them after the numbers change). ``--skip NAME ...`` leaves
+blocks (and their analyses) alone. The ``panel`` block is ``benchmarks.panel``'s, not this script's.
 
 Last, the figures: the site (mkdocs) serves only files inside ``docs/``, so each image a page links as
 ``img/results/PATH`` is copied from ``benchmarks/results/PATH`` (:func:`copy_figures`; ``--figures`` does
@@ -39,6 +34,12 @@ ANALYSES: dict[str, tuple] = {
     "ppo": (["ppo"], 1_000_000),  # Suite E's MuJoCo tasks (its MinAtar games run at 2M: another budget)
     "ppo_minatar": (["ppo"], 2_000_000),  # Suite E's MinAtar games
     "noise_ppo": (["noise_ppo"], 1_000_000),  # Suite E's reward-noise check (Hopper-v5, eta = 0 and 1)
+    # Suite S: the x4 networks beside Suite A's x1 runs (the same settings otherwise).
+    "capacity": (["capacity", "minatar"], 500_000),
+    # The defaults check: HL-Gauss on the package's default support beside Suite A's hand-set one.
+    "minatar_defaults": (["minatar_defaults", "minatar"], 500_000),
+    # C51's checks: 51 atoms (c51_atoms) and a peaked start (c51_init) beside Suite A's runs.
+    "c51_atoms": (["c51_atoms", "c51_init", "minatar"], 500_000),
     # Suite D's HLGaussSAC runs again on 0.3.0 (the new decoding), beside the 0.2.0 ones above.
     "continuous_v0.3.0": (["continuous"], 30_000, RESULTS_DIR / "v0.3.0"),
 }
@@ -79,65 +80,58 @@ def copy_figures(results_dir: Path = RESULTS_DIR, docs_dir: Path = ROOT / "docs"
     return written
 
 
+def summary_file(name: str, results_dir: Path = RESULTS_DIR) -> Path:
+    """The ``summary.md`` that the analysis behind block ``name`` writes."""
+    from benchmarks.suites import _steps_label
+
+    suites, steps, *where = ANALYSES[name]
+    return Path(where[0] if where else results_dir) / "+".join(suites) / _steps_label(steps) / "summary" / "summary.md"
+
+
+def generated_tables(results_dir: Path = RESULTS_DIR, reps: int = 2000, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """block name -> the markdown the page's block holds (analyses whose results are missing are left out)."""
+    blocks = {}
+    for name, (suites, steps, *where) in ANALYSES.items():
+        if name in skip:
+            continue
+        try:
+            summary = analyze(suites, where[0] if where else results_dir, steps, reps=reps)
+        except FileNotFoundError:
+            continue
+        blocks[name] = _demote(summary["markdown"])
+    plasticity = results_dir / "plasticity" / "summary.md"
+    if "plasticity" not in skip and plasticity.exists():
+        blocks["plasticity"] = plasticity.read_text()
+    return blocks
+
+
+def replace_block(text: str, name: str, content: str) -> str:
+    """``text`` with the block ``name`` holding ``content`` (ValueError when the page has no such block)."""
+    pattern = re.compile(rf"(<!-- generated:{re.escape(name)} -->\n).*?(<!-- /generated:{re.escape(name)} -->)", re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"no <!-- generated:{name} --> block")
+    return pattern.sub(lambda m: m.group(1) + content.rstrip("\n") + "\n" + m.group(2), text)
+
+
+def read_block(text: str, name: str) -> str | None:
+    """The content of the block ``name`` of ``text``, or None."""
+    match = re.search(rf"<!-- generated:{re.escape(name)} -->\n(.*?)<!-- /generated:{re.escape(name)} -->", text, re.DOTALL)
+    return match.group(1) if match else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=2000)
     parser.add_argument("--skip", nargs="*", default=[], metavar="NAME", help="blocks to leave as they are")
     parser.add_argument("--figures", action="store_true", help="only copy the linked result figures into docs/img")
     args = parser.parse_args(argv)
-    if args.figures:
-        for copy in copy_figures():
-            print(f"copied {copy.relative_to(ROOT)}")
-        return 0
-    text = DOCS.read_text()
-    for name, (suites, steps, *where) in ANALYSES.items():
-        if name in args.skip:
-            continue
-        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.DOTALL)
-        if not pattern.search(text):
-            continue
-        try:
-            summary = analyze(suites, where[0] if where else RESULTS_DIR, steps, reps=args.reps)
-        except FileNotFoundError:
-            continue
-        block = _demote(summary["markdown"]).replace("\\", "\\\\")
-        text = pattern.sub(lambda m, block=block: m.group(1) + block + "\n" + m.group(2), text)
-        print(f"updated {name} from {summary['out_dir']}")
-    # Suite S (capacity): its own analysis (Suite A's x1 runs with Suite S's x4 runs).
-    pattern = re.compile(r"(<!-- generated:capacity -->\n).*?(<!-- /generated:capacity -->)", re.DOTALL)
-    if "capacity" not in args.skip and pattern.search(text) and (RESULTS_DIR / "capacity").is_dir():
-        from benchmarks.capacity import analyze_capacity
-
-        analyze_capacity(RESULTS_DIR, 500_000, reps=args.reps)
-        block = _demote((RESULTS_DIR / "capacity" / "500k" / "summary" / "capacity.md").read_text()).replace("\\", "\\\\")
-        text = pattern.sub(lambda m: m.group(1) + block + m.group(2), text)
-        print("updated capacity")
-    # The defaults check: its own analysis (the defaults against Suite A's hand-set HL-Gauss, and the rule).
-    pattern = re.compile(r"(<!-- generated:minatar_defaults -->\n).*?(<!-- /generated:minatar_defaults -->)", re.DOTALL)
-    if "minatar_defaults" not in args.skip and pattern.search(text) and (RESULTS_DIR / "minatar_defaults").is_dir():
-        from benchmarks.defaults_check import analyze_defaults
-
-        block = analyze_defaults(RESULTS_DIR, 500_000, reps=args.reps)["markdown"].replace("\\", "\\\\")
-        text = pattern.sub(lambda m: m.group(1) + block + m.group(2), text)
-        print("updated minatar_defaults")
-    plasticity = RESULTS_DIR / "plasticity" / "summary.md"
-    pattern = re.compile(r"(<!-- generated:plasticity -->\n).*?(<!-- /generated:plasticity -->)", re.DOTALL)
-    if "plasticity" not in args.skip and plasticity.exists() and pattern.search(text):
-        text = pattern.sub(lambda m: m.group(1) + plasticity.read_text() + m.group(2), text)
-    DOCS.write_text(text)
-    # The prose: README's evidence list and the docs' headline, from the summaries written above.
-    from benchmarks import evidence
-
-    for name, content in evidence.generate(RESULTS_DIR).items():
-        target = ROOT / evidence.BLOCKS[name][0]
-        page = target.read_text()
-        if name in args.skip or evidence.read_block(page, name) is None:
-            continue
-        if isinstance(content, Exception):
-            print(f"left {name} as it is: {content}")
-            continue
-        target.write_text(evidence.replace_block(page, name, content))
-        print(f"updated {name} in {target.relative_to(ROOT)}")
+    if not args.figures:
+        text = DOCS.read_text()
+        for name, block in generated_tables(reps=args.reps, skip=tuple(args.skip)).items():
+            if read_block(text, name) is not None:
+                text = replace_block(text, name, block)
+                print(f"updated {name}")
+        DOCS.write_text(text)
     for copy in copy_figures():
         print(f"copied {copy.relative_to(ROOT)}")
     return 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU checks, for a machine with a CUDA GPU and many cores (not part of CI, which has no GPU).
 #   1. tests/test_cuda.py: losses and algorithms on CUDA, trained on the GPU, loaded on the CPU;
-#   2. benchmarks/dqn_throughput.py --device cuda: HLGaussDQN vs SB3 DQN with the networks on the GPU;
+#   2. python -m benchmarks.throughput --device cuda: each algorithm vs its SB3 counterpart, networks on the GPU;
 #   3. meanwhile, the spare cores run Suite B (reward noise) at 100k steps, single-threaded runs.
 # Usage: OUT=/some/dir NOISE_JOBS=14 NOISE_SECONDS=480 bash scripts/gpu_check.sh
 # Where the packages are missing, wheels in .whl/ are installed to /tmp/site first.
@@ -20,8 +20,7 @@ START=$SECONDS
 # 1.
 python3 -m pytest tests/test_cuda.py -q -p no:cacheprovider 2>&1 | tee "$OUT/test_cuda.log" | tail -3
 # 2.
-python3 benchmarks/dqn_throughput.py --device cuda --repeats 2 --steps 1500 --envs CartPole-v1 MinAtar/Breakout-v1 \
-  --out "$OUT" 2>&1 | tail -14
+python3 -m benchmarks.throughput --device cuda --repeats 2 --name throughput_cuda --out "$OUT" 2>&1 | tail -10
 
 # Stop the suite after its time; finished runs are whole files (written atomically), the rest resume elsewhere.
 sleep $(( ${NOISE_SECONDS:-480} - (SECONDS - START) > 0 ? ${NOISE_SECONDS:-480} - (SECONDS - START) : 0 ))

@@ -353,7 +353,9 @@ class ClassificationLoss(nn.Module):
         batch_shape = next_logits.shape[:-1]
         if next_values is None:
             next_values = self.to_value(next_logits)
-        return rewards.reshape(batch_shape), _reshape_discounts(discounts, batch_shape), next_values.reshape(batch_shape)
+        if next_values.shape != batch_shape:
+            next_values = next_values.reshape(batch_shape)
+        return rewards.reshape(batch_shape), _reshape_discounts(discounts, batch_shape), next_values
 
     # ------------------------------------------------------------------- loss
     def forward(self, logits: th.Tensor, target: TDTarget | th.Tensor) -> th.Tensor:
@@ -366,7 +368,10 @@ class ClassificationLoss(nn.Module):
         if not isinstance(target, TDTarget):
             target = self.target(target)
         # cross_entropy with class probabilities: one fused call for log_softmax, product, sum and mean.
-        return F.cross_entropy(_as_float(logits).reshape(-1, self.num_bins), target.probs.reshape(-1, self.num_bins))
+        logits, probs = _as_float(logits), target.probs
+        if logits.dim() != 2:  # (*batch, K) -> (N, K); a (N, K) batch, the common case, needs no view
+            logits, probs = logits.reshape(-1, self.num_bins), probs.reshape(-1, self.num_bins)
+        return F.cross_entropy(logits, probs)
 
     def extra_repr(self) -> str:
         scale = "" if self.return_scale is None else f", return_scale={self.return_scale.value:.4g}"

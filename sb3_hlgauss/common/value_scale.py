@@ -19,12 +19,30 @@ exactly); the running returns of the current episodes are not saved (``load`` st
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 import numpy as np
 import torch as th
 from torch import nn
+
+
+_SAVED = ("count", "mean", "var", "max_abs")
+
+
+@dataclasses.dataclass(slots=True)
+class _Statistics:
+    """The running statistics as plain attributes: updated on every env step, where setting an attribute of an
+    ``nn.Module`` (a few microseconds each) would cost more than the arithmetic."""
+
+    count: float = 0.0
+    mean: float = 0.0
+    var: float = 0.0
+    max_abs: float = 0.0
+    #: Running discounted return of each env's current episode, and 0 where an episode starts, 1 where it goes on.
+    returns: np.ndarray | None = None
+    continuing: np.ndarray | None = None
 
 
 class RunningReturnScale(nn.Module):
@@ -52,42 +70,48 @@ class RunningReturnScale(nn.Module):
         self.edge = float(edge)
         self.eps = float(eps)
         self.initial_scale = float(initial_scale)
-        # float64 CPU statistics: updated from numpy rewards every step, never on the training device's hot path.
-        self.register_buffer("count", th.zeros((), dtype=th.float64))
-        self.register_buffer("mean", th.zeros((), dtype=th.float64))
-        self.register_buffer("var", th.zeros((), dtype=th.float64))
-        self.register_buffer("max_abs", th.zeros((), dtype=th.float64))
+        self._stats = _Statistics()
+        # float64 CPU buffers mirror the statistics whenever a state dict is taken, so they are saved with the policy.
+        for name in _SAVED:
+            self.register_buffer(name, th.zeros((), dtype=th.float64))
         #: The scale as a Python float: read by the loss on every call without a device transfer.
         self.value = self.initial_scale
-        self._returns: np.ndarray | None = None
-        self._episode_start: np.ndarray | None = None
-        self.register_load_state_dict_post_hook(lambda module, _: module._refresh())
+        self.register_load_state_dict_post_hook(lambda module, _: module._read_buffers())
 
     def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         # The statistics stay float64 on the CPU whatever device or dtype the critic moves to.
         return self
 
-    def _refresh(self) -> None:
-        if float(self.count) == 0:
-            self.value = self.initial_scale
-            return
-        self.value = max(math.sqrt(float(self.var) + self.eps), float(self.max_abs) / self.edge)
+    def _save_to_state_dict(self, destination: dict[str, Any], prefix: str, keep_vars: bool) -> None:
+        for name in _SAVED:
+            getattr(self, name).fill_(getattr(self._stats, name))
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
+    def _read_buffers(self) -> None:
+        for name in _SAVED:
+            setattr(self._stats, name, float(getattr(self, name)))
+        self.value = self._scale()
+
+    def _scale(self) -> float:
+        stats = self._stats
+        if stats.count == 0:
+            return self.initial_scale
+        return max(math.sqrt(stats.var + self.eps), stats.max_abs / self.edge)
 
     def reset_episodes(self) -> None:
         """Forget the running returns of the current episodes (the environments were reset)."""
-        self._returns = None
-        self._episode_start = None
+        self._stats.returns = self._stats.continuing = None
 
     def update(self, rewards: Any, dones: Any) -> None:
         """Add one step of every environment: ``rewards`` and ``dones`` of shape ``(n_envs,)``."""
+        stats = self._stats
         rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
-        dones = np.asarray(dones, dtype=bool).reshape(-1)
-        if self._returns is None or self._returns.shape != rewards.shape:
-            self._returns = np.zeros_like(rewards)
-            self._episode_start = np.ones_like(dones)
-        self._returns = rewards + self.gamma * np.where(self._episode_start, 0.0, self._returns)
-        self._episode_start = dones
-        self.add_returns(self._returns)
+        if stats.returns is None or stats.returns.shape != rewards.shape:
+            stats.returns = np.zeros_like(rewards)
+            stats.continuing = np.zeros_like(rewards)
+        stats.returns = rewards + self.gamma * stats.continuing * stats.returns
+        stats.continuing = 1.0 - np.asarray(dones, dtype=np.float64).reshape(-1)
+        self.add_returns(stats.returns)
 
     def update_rollout(self, rewards: np.ndarray, dones: np.ndarray) -> None:
         """Add a rollout, ``(n_steps, n_envs)`` rewards and the ``dones`` of each step."""
@@ -97,26 +121,35 @@ class RunningReturnScale(nn.Module):
     def add_returns(self, returns: np.ndarray) -> None:
         """Merge a batch of returns into the statistics (Chan et al.'s parallel mean and variance)."""
         returns = np.asarray(returns, dtype=np.float64).reshape(-1)
-        if returns.size == 0:
+        batch_count = returns.size
+        if batch_count == 0:
             return
-        if not np.all(np.isfinite(returns)):
+        # Called on every env step: Python arithmetic for one env, plain sums for several (np.var costs ~10x).
+        if batch_count == 1:
+            batch_mean = float(returns[0])
+            batch_var, batch_max = 0.0, abs(batch_mean)
+        else:
+            batch_mean = float(returns.sum()) / batch_count
+            deviations = returns - batch_mean
+            batch_var = float(deviations @ deviations) / batch_count
+            batch_max = max(float(returns.max()), -float(returns.min()))
+        if not (math.isfinite(batch_mean) and math.isfinite(batch_var)):
             raise ValueError(f"RunningReturnScale: non-finite returns {returns[~np.isfinite(returns)][:3]}")
-        count, mean, var = float(self.count), float(self.mean), float(self.var)
-        batch_count, batch_mean, batch_var = returns.size, float(returns.mean()), float(returns.var())
+        stats = self._stats
+        count, mean = stats.count, stats.mean
         total = count + batch_count
         delta = batch_mean - mean
-        new_mean = mean + delta * batch_count / total
-        new_var = (var * count + batch_var * batch_count + delta**2 * count * batch_count / total) / total
-        self.count.fill_(total)
-        self.mean.fill_(new_mean)
-        self.var.fill_(new_var)
-        self.max_abs.fill_(max(float(self.max_abs), float(np.abs(returns).max())))
-        self._refresh()
+        stats.mean = mean + delta * batch_count / total
+        stats.var = (stats.var * count + batch_var * batch_count + delta**2 * count * batch_count / total) / total
+        stats.count = total
+        stats.max_abs = max(stats.max_abs, batch_max)
+        self.__dict__["value"] = self._scale()  # a plain attribute: skip nn.Module.__setattr__ on the hot path
 
     def state(self) -> dict[str, float]:
         """The statistics and the scale, as plain numbers (for logs and result files)."""
-        return dict(scale=self.value, count=float(self.count), mean=float(self.mean),
-                    std=math.sqrt(float(self.var)), max_abs=float(self.max_abs))
+        stats = self._stats
+        return dict(scale=self.value, count=stats.count, mean=stats.mean, std=math.sqrt(stats.var),
+                    max_abs=stats.max_abs)
 
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}, edge={self.edge}, scale={self.value:.4g}"

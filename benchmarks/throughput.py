@@ -1,0 +1,183 @@
+"""Throughput of each algorithm against its SB3 counterpart: same network, envs, hyperparameters and process.
+
+Each cell builds SB3's class and ours by one constructor call with the same arguments (ours gets no loss
+settings: the default critic a user gets), warms up untimed (``learning_starts``, or one rollout), then
+times ``learn`` over the cell's steps. The two sides alternate within each repeat (A B, then B A) so that
+machine load affects both alike. Reported per cell: the median env-steps/s of each side over the repeats,
+their spread (min-max), and the ratio of medians, ours / SB3, by wall clock and by the process's CPU time
+(``time.process_time``: with one torch thread it leaves out time spent waiting for a core that another job
+held, the steadier clock on a shared machine). No execution setting differs between the sides: the package
+has none of its own, so the ratio measures the categorical head and its loss alone.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python -m benchmarks.throughput --repeats 5            # every cell
+    python -m benchmarks.throughput --cells dqn/CartPole-v1/tf1 --repeats 3  # some of them
+    python -m benchmarks.throughput --list
+
+Writes ``throughput.json`` and ``throughput.md`` under ``--out`` (default ``benchmarks/results/throughput``),
+with the command, the machine, the versions and the commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parent / "results" / "throughput"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One comparison: ``algo`` (sb3 name) on ``env_id`` with ``kwargs`` for both classes."""
+
+    algo: str
+    env_id: str
+    steps: int
+    kwargs: dict[str, Any]
+    n_envs: int = 1
+    note: str = ""
+
+
+CELLS: dict[str, Cell] = {
+    # The measurement of issue 36: SB3's default 64x64 network, an update per env step, batch 32.
+    "dqn/CartPole-v1/tf1": Cell("dqn", "CartPole-v1", 3000, dict(
+        learning_starts=1000, buffer_size=50_000, batch_size=32, train_freq=1, gradient_steps=1,
+        target_update_interval=1000), note="SB3 default net, train_freq 1, batch 32"),
+    "dqn/CartPole-v1/tf4": Cell("dqn", "CartPole-v1", 8000, dict(
+        learning_starts=1000, buffer_size=50_000, batch_size=32, train_freq=4, gradient_steps=1,
+        target_update_interval=1000), note="SB3 default net, train_freq 4, batch 32"),
+    "dqn/CartPole-v1/zoo": Cell("dqn", "CartPole-v1", 4096, dict(
+        learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
+        target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
+        exploration_final_eps=0.04, policy_kwargs=dict(net_arch=[256, 256])), note="the zoo's settings (256x256)"),
+    "sac/Pendulum-v1": Cell("sac", "Pendulum-v1", 1000, dict(learning_starts=1000),
+                            note="SB3 defaults (256x256, batch 256)"),
+    "td3/Pendulum-v1": Cell("td3", "Pendulum-v1", 1500, dict(learning_starts=1000),
+                            note="SB3 defaults (400x300, batch 256)"),
+    "ppo/CartPole-v1": Cell("ppo", "CartPole-v1", 8192, dict(
+        n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0, learning_rate=1e-3,
+        clip_range=0.2), n_envs=8, note="the zoo's settings, 8 envs"),
+    "a2c/CartPole-v1": Cell("a2c", "CartPole-v1", 16_000, dict(ent_coef=0.0), n_envs=8,
+                            note="the zoo's settings, 8 envs"),
+}
+
+_WARMUP_ON_POLICY = 1  # rollouts
+
+
+def build(cell: Cell, ours: bool, seed: int, device: str = "cpu") -> Any:
+    import stable_baselines3 as sb3
+    from stable_baselines3.common.env_util import make_vec_env
+
+    import sb3_hlgauss
+
+    cls = getattr(sb3_hlgauss, "HLGauss" + cell.algo.upper()) if ours else getattr(sb3, cell.algo.upper())
+    env = make_vec_env(cell.env_id, n_envs=cell.n_envs, seed=seed)
+    return cls("MlpPolicy", env, seed=seed, device=device, **cell.kwargs)
+
+
+def time_learn(cell: Cell, ours: bool, seed: int, device: str = "cpu") -> tuple[float, float]:
+    """Env-steps/s of ``learn`` over the cell's steps after an untimed warm-up: (wall clock, CPU time)."""
+    model = build(cell, ours, seed, device)
+    warmup = getattr(model, "learning_starts", None)
+    model.learn(warmup if warmup is not None else _WARMUP_ON_POLICY * model.n_steps * model.n_envs)
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.learn(cell.steps, reset_num_timesteps=False)
+    return cell.steps / (time.perf_counter() - wall), cell.steps / (time.process_time() - cpu)
+
+
+def measure(cell: Cell, repeats: int, device: str = "cpu") -> dict[str, Any]:
+    samples: dict[str, dict[str, list[float]]] = {side: {"wall": [], "cpu": []} for side in ("sb3", "ours")}
+    for repeat in range(repeats):
+        for side in (("sb3", "ours") if repeat % 2 == 0 else ("ours", "sb3")):
+            wall, cpu = time_learn(cell, side == "ours", seed=repeat, device=device)
+            samples[side]["wall"].append(wall)
+            samples[side]["cpu"].append(cpu)
+    row: dict[str, Any] = dict(note=cell.note, steps=cell.steps, samples=samples)
+    for clock in ("wall", "cpu"):
+        sb3, ours = (float(np.median(samples[side][clock])) for side in ("sb3", "ours"))
+        row[f"{clock}_steps_per_s"] = dict(sb3=round(sb3, 1), ours=round(ours, 1))
+        row[f"{clock}_ratio"] = round(ours / sb3, 3)
+        # Spread of the ratio: each repeat's own ratio (both sides measured back to back).
+        per_repeat = [o / s for o, s in zip(samples["ours"][clock], samples["sb3"][clock])]
+        row[f"{clock}_ratio_range"] = [round(min(per_repeat), 3), round(max(per_repeat), 3)]
+    return row
+
+
+def machine(device: str = "cpu") -> dict[str, Any]:
+    import stable_baselines3
+    import torch as th
+
+    import sb3_hlgauss
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    gpu = th.cuda.get_device_name() if device.startswith("cuda") else None
+    return dict(cpu=f"{cpu} ({os.cpu_count()} cores)", gpu=gpu, device=device, torch_threads=th.get_num_threads(), commit=commit,
+                load_average=os.getloadavg(),
+                versions=dict(sb3_hlgauss=sb3_hlgauss.__version__, stable_baselines3=stable_baselines3.__version__,
+                              torch=th.__version__, python=platform.python_version()))
+
+
+def table(rows: dict[str, dict[str, Any]]) -> str:
+    lines = ["| cell | settings | SB3 env-steps/s | ours env-steps/s | ratio (wall) | per-repeat range | ratio (CPU time) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, row in rows.items():
+        wall, cpu = row["wall_steps_per_s"], row["cpu_ratio"]
+        low, high = row["wall_ratio_range"]
+        lines.append(f"| {name} | {row['note']} | {wall['sb3']} | {wall['ours']} | **{row['wall_ratio']:.2f}** "
+                     f"| {low:.2f}-{high:.2f} | {cpu:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS), metavar="CELL")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--name", default="throughput", help="file name stem of the results")
+    parser.add_argument("--device", default="cpu", help="torch device of both sides' networks (cpu, cuda)")
+    parser.add_argument("--list", action="store_true", help="list the cells and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, cell in CELLS.items():
+            print(f"{name:24s} {cell.steps:6d} steps  {cell.note}")
+        return
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    import torch as th
+
+    th.set_num_threads(1)
+    rows = {}
+    for name in args.cells:
+        rows[name] = measure(CELLS[name], args.repeats, args.device)
+        print(f"{name:24s} ratio {rows[name]['wall_ratio']:.3f} (wall), {rows[name]['cpu_ratio']:.3f} (CPU)", flush=True)
+    meta = dict(command="python -m benchmarks.throughput " + " ".join(sys.argv[1:] if argv is None else argv),
+                date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine=machine(args.device))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.name}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2) + "\n")
+    (args.out / f"{args.name}.md").write_text(table(rows))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
