@@ -50,7 +50,7 @@ class CategoricalValueHead(nn.Linear):
     each far atom takes thousands of updates to drain, and meanwhile moves the value by tens. PPO's
     advantages need accurate values from the first rollouts; measured on CartPole-v1 (zoo settings, 50k
     steps, seeds 0-2), the mean training return was 121 from a uniform start, 176 from this one, 207 for
-    SB3's PPO (``benchmarks/ppo_vf_coef.py``, docs/ppo.md). State-dict names are SB3's (``value_net.weight``,
+    SB3's PPO (``benchmarks/archive/ppo_vf_coef.py``, docs/ppo.md). State-dict names are SB3's (``value_net.weight``,
     ``value_net.bias``).
 
     :param latent_dim: Size of the critic's latent features (``mlp_extractor.latent_dim_vf``).
