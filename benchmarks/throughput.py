@@ -26,7 +26,6 @@ import dataclasses
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -119,21 +118,11 @@ def machine(device: str = "cpu") -> dict[str, Any]:
     import torch as th
 
     import sb3_hlgauss
+    from benchmarks.run import git_commit, machine_info
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                                cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
     gpu = th.cuda.get_device_name() if device.startswith("cuda") else None
-    return dict(cpu=f"{cpu} ({os.cpu_count()} cores)", gpu=gpu, device=device, torch_threads=th.get_num_threads(), commit=commit,
-                load_average=os.getloadavg(),
+    return dict(cpu=f"{machine_info()['cpu']} ({os.cpu_count()} cores)", gpu=gpu, device=device,
+                torch_threads=th.get_num_threads(), commit=git_commit(), load_average=os.getloadavg(),
                 versions=dict(sb3_hlgauss=sb3_hlgauss.__version__, stable_baselines3=stable_baselines3.__version__,
                               torch=th.__version__, python=platform.python_version()))
 
