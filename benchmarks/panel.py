@@ -8,6 +8,7 @@ writes one JSON file, so an interrupted panel resumes where it stopped::
     OMP_NUM_THREADS=1 python -m benchmarks.panel run --jobs 2            # the whole panel, resumable
     python -m benchmarks.panel run --cells a2c/CartPole-v1 --seeds 0 1   # some of it
     python -m benchmarks.panel table                                     # verdicts (benchmarks.compare)
+    python -m benchmarks.panel table --summary                           # before/after, one row a cell
 
 Diagnosis variants run the same cell with extra settings on our side only
 (``--variant NAME --extra '{"loss": "categorical_mse"}'``); the panel itself is ``--variant default``.
@@ -46,6 +47,12 @@ CELLS: dict[str, tuple[str, str, int]] = {
 }
 #: Seeds of the panel: none of them is a seed the package's tests or earlier suites tuned on.
 SEEDS = (100, 101, 102, 103, 104)
+#: Which variant's runs are this release's default critic, per algorithm (labels of the runs made with the code
+#: that became the default: ``auto2`` is the self-scaled HL-Gauss support, ``auto3_catmse`` the same support with
+#: ``categorical_mse``, A2C's default loss). Every other label is a diagnosis variant.
+DEFAULT_VARIANT: dict[str, str] = {"dqn": "auto2", "ppo": "auto2", "sac": "auto2", "td3": "auto2", "a2c": "auto3_catmse"}
+#: The 0.4.0 default (symlog support on [-1e4, 1e4]), run from the 0.4.0 commit (9dd95ab) with this file copied in.
+BEFORE_VARIANT = "default_v040"
 EVAL_EPISODES = 10
 
 
@@ -232,7 +239,37 @@ def panel_table(results_dir: Path = RESULTS_DIR) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_table(results_dir: Path = RESULTS_DIR) -> str:
+    """Before and after, one row a cell: SB3, 0.4.0's default and this release's default (mean final return and
+    number of seeds), and the verdict of the default against SB3 on the seeds both have."""
+    from benchmarks.compare import compare_task
+
+    by: dict[tuple[str, str], dict[int, float]] = {}
+    for r in load_results(results_dir):
+        by.setdefault((r["cell"], r["variant"]), {})[r["seed"]] = r["final_return"]
+
+    def mean(runs: dict[int, float]) -> str:
+        return f"{sum(runs.values()) / len(runs):.0f} ({len(runs)})" if runs else "not run"
+
+    lines = ["| cell | SB3 | 0.4.0 default | 0.5.0 default | 0.5.0 vs SB3 (p) |", "|---|---|---|---|---|"]
+    for cell in CELLS:
+        sb3, after = by.get((cell, "sb3"), {}), by.get((cell, DEFAULT_VARIANT[CELLS[cell][0]]), {})
+        if not sb3 and not after:
+            continue
+        seeds = sorted(set(sb3) & set(after))
+        if seeds:
+            verdict = compare_task([after[s] for s in seeds], [sb3[s] for s in seeds])
+            reading = f"{verdict.label} ({verdict.p_value:.2f})"
+        else:
+            reading = "no common seeds yet"
+        lines.append(f"| {cell} | {mean(sb3)} | {mean(by.get((cell, BEFORE_VARIANT), {}))} | {mean(after)} | {reading} |")
+    return "\n".join(lines) + "\n"
+
+
 def cmd_table(args: argparse.Namespace) -> int:
+    if args.summary:
+        print(summary_table(args.results_dir), end="")
+        return 0
     table = panel_table(args.results_dir)
     if args.write is None:
         print(table, end="")
@@ -260,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     table = sub.add_parser("table", help="print the panel's table with verdicts")
     table.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     table.add_argument("--write", type=Path, default=None, help="replace the page's generated:panel block")
+    table.add_argument("--summary", action="store_true",
+                       help="one row a cell: SB3, 0.4.0's default, this release's default (the CHANGELOG's table)")
     args = parser.parse_args(argv)
     return cmd_run(args) if args.command == "run" else cmd_table(args)
 

@@ -58,3 +58,20 @@ def test_the_docs_table_is_the_committed_results():
     """docs/benchmarks.md's panel block is what the committed result files give (regenerate it after a run)."""
     page = (panel.RESULTS_DIR.parents[2] / "docs" / "benchmarks.md").read_text()
     assert panel.panel_table() in page, "run: python -m benchmarks.panel table --write docs/benchmarks.md"
+
+
+def test_the_summary_reads_before_and_after_per_cell(tmp_path):
+    """One row a cell: SB3, the 0.4.0 default and this release's default, the verdict on the common seeds."""
+    assert {algo for algo, _, _ in panel.CELLS.values()} <= set(panel.DEFAULT_VARIANT)
+    cell, default = "a2c/CartPole-v1", panel.DEFAULT_VARIANT["a2c"]
+    runs = {"sb3": [100.0, 110.0, 120.0, 130.0, 140.0], default: [500.0, 490.0, 480.0, 470.0, 460.0],
+            panel.BEFORE_VARIANT: [300.0, 200.0]}
+    for variant, returns in runs.items():
+        for seed, final in enumerate(returns):
+            path = panel.result_path(tmp_path, cell, variant, seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"cell": cell, "variant": variant, "seed": seed, "final_return": final}))
+    summary = panel.summary_table(tmp_path)
+    # 5 v 5, every run of ours above every run of SB3's: the exact test's smallest p, 2/252.
+    assert f"| {cell} | 120 (5) | 250 (2) | 480 (5) | ahead (0.01) |" in summary
+    assert summary.count("\n") == 3  # header, rule, the one cell with runs
