@@ -117,7 +117,7 @@ def critic_diagnostics(model: Any) -> dict[str, Any]:
     logged = dict(model.logger.name_to_value)
     keys = ("train/q_mean", "train/value_mean", "train/clip_fraction", "train/target_clip_fraction",
             "train/value_loss", "train/critic_loss", "train/loss", "train/ent_coef", "train/explained_variance",
-            "train/value_scale")
+            "train/value_scale", "train/entropy_loss", "train/approx_kl", "train/actor_loss")
     out: dict[str, Any] = {key: float(logged[key]) for key in keys if key in logged}
     value_loss = getattr(model, "value_loss", None)
     scale = getattr(value_loss, "return_scale", None)
