@@ -11,7 +11,8 @@ writes one JSON file, so an interrupted panel resumes where it stopped::
     python -m benchmarks.panel table --summary                           # before/after, one row a cell
 
 Diagnosis variants run the same cell with extra settings on our side only
-(``--variant NAME --extra '{"loss": "categorical_mse"}'``); the panel itself is ``--variant default``.
+(``--variant NAME --extra '{"loss": "categorical_mse"}'``); the panel itself is SB3 and the default critic, run
+under the label :data:`DEFAULT_VARIANT` names.
 Result files record the critic's diagnostics at the end of training (mean value, clipped-target
 fraction, the value scale, SAC's entropy coefficient) and the last training episodes' returns.
 """
@@ -189,15 +190,24 @@ def load_results(results_dir: Path = RESULTS_DIR) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(results_dir.glob("*/*/seed*.json"))]
 
 
+def final_returns(results_dir: Path = RESULTS_DIR) -> dict[tuple[str, str], dict[int, float]]:
+    """Final returns by (cell, variant), then seed."""
+    by: dict[tuple[str, str], dict[int, float]] = {}
+    for r in load_results(results_dir):
+        by.setdefault((r["cell"], r["variant"]), {})[r["seed"]] = r["final_return"]
+    return by
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     extra = json.loads(args.extra) if args.extra else {}
     if args.variant == "sb3" and extra:
         raise SystemExit("--extra applies to our side only; the sb3 variant takes none")
-    variants = [args.variant] if args.variant else ["sb3", "default"]
     todo = []
     for cell in args.cells or list(CELLS):
         if cell not in CELLS:
             raise SystemExit(f"Unknown cell {cell!r}; cells: {sorted(CELLS)}")
+        # Without --variant: SB3 and the default critic, under the label the tables read it from.
+        variants = [args.variant] if args.variant else ["sb3", DEFAULT_VARIANT[CELLS[cell][0]]]
         for seed in args.seeds:
             for variant in variants:
                 path = result_path(args.results_dir, cell, variant, seed)
@@ -217,9 +227,7 @@ def panel_table(results_dir: Path = RESULTS_DIR) -> str:
     :func:`benchmarks.compare.compare_task` (exact permutation test, false-alarm rate <= 5%)."""
     from benchmarks.compare import compare_task
 
-    by: dict[tuple[str, str], dict[int, float]] = {}
-    for r in load_results(results_dir):
-        by.setdefault((r["cell"], r["variant"]), {})[r["seed"]] = r["final_return"]
+    by = final_returns(results_dir)
 
     def fmt(xs: list[float]) -> str:
         return f"{sum(xs) / len(xs):.1f} ({', '.join(f'{x:.0f}' for x in xs)})"
@@ -244,9 +252,7 @@ def summary_table(results_dir: Path = RESULTS_DIR) -> str:
     number of seeds), and the verdict of the default against SB3 on the seeds both have."""
     from benchmarks.compare import compare_task
 
-    by: dict[tuple[str, str], dict[int, float]] = {}
-    for r in load_results(results_dir):
-        by.setdefault((r["cell"], r["variant"]), {})[r["seed"]] = r["final_return"]
+    by = final_returns(results_dir)
 
     def mean(runs: dict[int, float]) -> str:
         return f"{sum(runs.values()) / len(runs):.0f} ({len(runs)})" if runs else "not run"
@@ -290,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="train the missing runs")
     run.add_argument("--cells", nargs="+", default=None)
     run.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    run.add_argument("--variant", default=None, help="'sb3', 'default' or a diagnosis label (default: sb3 and default)")
+    run.add_argument("--variant", default=None, help="'sb3' or a label for our side (default: sb3 and DEFAULT_VARIANT's label, no extra settings)")
     run.add_argument("--extra", default=None, help="JSON dict of settings for our side (diagnosis variants)")
     run.add_argument("--jobs", type=int, default=2)
     run.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
