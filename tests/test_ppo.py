@@ -257,11 +257,11 @@ def test_load_refuses_other_critics_and_other_algorithms(tmp_path):
     [
         (dict(num_bins="51"), TypeError, "num_bins"),
         (dict(num_bins=51.0), TypeError, "num_bins"),
-        (dict(sigma_ratio="0.75"), TypeError, "sigma_ratio"),
+        (dict(loss="hl_gauss", sigma_ratio="0.75"), TypeError, "sigma_ratio"),
         (dict(loss=3), TypeError, "loss"),
         (dict(loss="nope"), ValueError, "Unknown loss"),
         (dict(loss_kwargs=dict(num_bins=51)), ValueError, "num_bins"),
-        (dict(loss_kwargs=dict(sigma=0.1), sigma_ratio=0.5), ValueError, "sigma"),
+        (dict(loss="hl_gauss", loss_kwargs=dict(sigma=0.1), sigma_ratio=0.5), ValueError, "sigma"),
         (dict(loss="two_hot", sigma_ratio=0.5), ValueError, "sigma_ratio"),
         (dict(v_min=5.0, v_max=1.0), ValueError, "v_min"),
         (dict(policy_kwargs=dict(loss="hl_gauss")), ValueError, "policy_kwargs"),
@@ -274,7 +274,7 @@ def test_bad_settings(kwargs, error, match):
 
 def test_positional_arguments_are_sb3s():
     model = HLGaussPPO("MlpPolicy", "CartPole-v1", 1e-3, 64)
-    assert (model.learning_rate, model.n_steps, model.loss) == (1e-3, 64, "hl_gauss")
+    assert (model.learning_rate, model.n_steps, model.loss) == (1e-3, 64, "categorical_mse")
     with pytest.raises(TypeError):
         HLGaussPPO("MlpPolicy", "CartPole-v1", 1e-3, 64, 64, 10, 0.99, 0.95, 0.2, None, True, 0.0, 0.5, 0.5, False, -1,
                    None, None, None, 100, None, None, 0, None, "auto", True, "hl_gauss")  # fmt: skip

@@ -77,7 +77,7 @@ def test_train_enjoy_load_and_two_optuna_trials(tmp_path):
     config = dict(yaml.load((run_dir / "CartPole-v1" / "config.yml").read_text(), Loader=yaml.UnsafeLoader))
     assert config["loss"] == file_settings["loss"] and config["n_steps"] == file_settings["n_steps"]
     model = HLGaussPPO.load(run_dir / "CartPole-v1.zip", device="cpu")
-    assert (model.loss, model.num_bins, model.n_envs, model.n_steps) == ("hl_gauss", 101, 8, 32)
+    assert (model.loss, model.num_bins, model.n_envs, model.n_steps) == ("categorical_mse", 101, 8, 32)
     assert model.num_timesteps >= 2048
 
     enjoy = zoo("enjoy", "--algo", "hlgauss_ppo", "--env", "CartPole-v1", "-f", "logs", "--no-render", "-n", "200",

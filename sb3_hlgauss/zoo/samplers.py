@@ -3,7 +3,7 @@
 Each sampler samples the zoo's usual hyperparameters with the zoo's own sampler for the base
 algorithm (DQN, SAC, TD3, PPO or A2C) and adds the classification-loss settings:
 
-* ``loss`` in ``hl_gauss``, ``two_hot``, ``c51`` (PPO and A2C: ``hl_gauss``, ``two_hot``; their
+* ``loss`` in ``hl_gauss``, ``two_hot``, ``c51`` (PPO and A2C: ``categorical_mse``, their default, ``hl_gauss``, ``two_hot``; their
   lambda-return targets have no distributional form);
 * ``num_bins`` in 21, 51, 101, 201 (the paper's sweep);
 * ``sigma_ratio`` in [0.25, 2] (log scale), sampled only when the loss is ``hl_gauss``;
@@ -38,7 +38,7 @@ from sb3_hlgauss.common.losses import get_loss_class
 
 LOSS_CHOICES = ("hl_gauss", "two_hot", "c51")
 #: Losses of the on-policy algorithms (HLGaussPPO and HLGaussA2C refuse distributional losses).
-ON_POLICY_LOSS_CHOICES = ("hl_gauss", "two_hot")
+ON_POLICY_LOSS_CHOICES = ("categorical_mse", "hl_gauss", "two_hot")
 NUM_BINS_CHOICES = (21, 51, 101, 201)
 V_RANGE_SCALES = (0.5, 1.0, 2.0, 4.0)
 SIGMA_RATIO_RANGE = (0.25, 2.0)
