@@ -16,7 +16,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from sb3_hlgauss import HLGaussA2C, HLGaussPPO, NonFiniteDataError, available_losses, get_loss_class, make_loss
 from sb3_hlgauss.common.on_policy import CategoricalValueHead
 from sb3_hlgauss.hlgauss_ppo import HLGaussPPOPolicy
-from tests.helpers import best_evaluation_return, policy_and_rollout_before_first_update
+from tests.helpers import assert_one_sgd_step, best_evaluation_return, policy_and_rollout_before_first_update
 
 SMALL = dict(n_steps=32, batch_size=32, n_epochs=2, policy_kwargs=dict(net_arch=[16]), seed=0, device="cpu")
 
@@ -117,6 +117,40 @@ def test_one_update_is_cross_entropy_plus_ppo_policy_loss(loss):
     logs = model.logger.name_to_value
     assert logs["train/value_loss"] == pytest.approx(float(cross_entropy), rel=1e-5)
     assert logs["train/policy_gradient_loss"] == pytest.approx(float(policy_loss), abs=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["hl_gauss", None])
+def test_default_critic_update_is_categorical_mse_in_return_units(loss):
+    """No loss settings: categorical_mse on the self-scaled support, 0.5 (V - G)^2 in return units and unweighted;
+    loss="hl_gauss" on the same support: scale x CE against the label of G / scale on [-5, 5]. PPO's policy loss
+    is SB3's clipped surrogate, unchanged."""
+    lr, vf_coef = 0.05, 0.7
+    model = HLGaussPPO(
+        "MlpPolicy", "CartPole-v1", n_steps=24, batch_size=24, n_epochs=1, learning_rate=lr, vf_coef=vf_coef,
+        max_grad_norm=1e9, loss=loss, policy_kwargs=dict(net_arch=[8], optimizer_class=th.optim.SGD, optimizer_kwargs={}),
+        seed=3, device="cpu",
+    )  # fmt: skip
+    assert model.loss == (loss or "categorical_mse") and model.value_scale == "auto"
+    policy, buffer = policy_and_rollout_before_first_update(model, 24)
+    scale = model.value_loss.support_scale  # updated with the rollout, before the update
+    assert scale > 1 and model.value_loss_weight() == (scale if loss == "hl_gauss" else 1.0)
+    obs = th.as_tensor(buffer.observations.reshape(24, 4))
+    actions = th.as_tensor(buffer.actions.reshape(24)).long()
+    returns = th.as_tensor(buffer.returns.reshape(24))
+    advantages = th.as_tensor(buffer.advantages.reshape(24))
+    old_log_prob = th.as_tensor(buffer.log_probs.reshape(24))
+    logits, log_prob, _ = policy.evaluate_actions_with_value_logits(obs, actions)
+    normalized = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    ratio = th.exp(log_prob - old_log_prob)
+    policy_loss = -th.min(normalized * ratio, normalized * th.clamp(ratio, 0.8, 1.2)).mean()
+    if loss == "hl_gauss":
+        q = make_loss("hl_gauss", v_min=-5.0, v_max=5.0, num_bins=101, value_transform="identity").to_probs(returns / scale)
+        value_loss = scale * -(q * th.log_softmax(logits, dim=-1)).sum(-1).mean()
+    else:
+        atoms = scale * make_loss("two_hot", v_min=-5.0, v_max=5.0, num_bins=101, value_transform="identity").atoms()
+        value_loss = 0.5 * ((th.softmax(logits, dim=-1) @ atoms - returns.float()) ** 2).mean()
+    assert_one_sgd_step(policy, model.policy, policy_loss + vf_coef * value_loss, lr)
+    assert model.logger.name_to_value["train/value_loss"] == pytest.approx(float(value_loss), rel=1e-5)
 
 
 def test_clip_range_vf_stops_the_gradient_of_samples_whose_value_moved_too_far():
