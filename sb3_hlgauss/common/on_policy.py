@@ -203,7 +203,8 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
         old_values: th.Tensor | None = None,
         clip_range_vf: float | None = None,
     ) -> tuple[th.Tensor, TDTarget, th.Tensor | None]:
-        """Cross-entropy of the value head against the loss's target distribution for the returns.
+        """The value head's loss for the returns: the cross-entropy against the loss's target distribution, or for
+        a loss in return units (``categorical_mse``) its own regression on the decoded value.
 
         :param value_logits: Logits of the value head, ``(batch, num_bins)``.
         :param returns: Lambda-returns ``advantages + values`` of the rollout, ``batch`` (return units).
@@ -216,7 +217,7 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
             over the whole batch) for a categorical head.
         :return: The loss (mean over the batch), the target and, with ``clip_range_vf``, the boolean
             mask of the samples whose gradient was stopped. With a self-scaled support (``value_scale="auto"``)
-            the loss is the cross-entropy times the return scale (:meth:`value_loss_weight`).
+            a cross-entropy is multiplied by the return scale (:meth:`value_loss_weight`).
         """
         with th.no_grad():
             target = self.value_loss.target(returns)
