@@ -206,6 +206,36 @@ def test_categorical_mse_ablation_is_mse_on_expected_value():
 
 
 @pytest.mark.parametrize("name", SCALAR_LOSSES)
+def test_a_target_without_probs_has_the_same_value_and_clip_mask(name):
+    """target(..., with_probs=False) leaves out only the probabilities; categorical_mse, which reads only the value,
+    gives the same loss from either target (and the on-policy algorithms build it without them)."""
+    loss = make_loss(name, v_min=-10, v_max=10, num_bins=11)
+    targets = th.linspace(-12, 12, 7)
+    full, value_only = loss.target(targets), loss.target(targets, with_probs=False)
+    assert value_only.probs is None
+    th.testing.assert_close(value_only.value, full.value, rtol=0, atol=0)
+    assert th.equal(value_only.clipped, full.clipped) and int(full.clipped.sum()) == 2
+    if not loss.uses_target_probs:
+        logits = th.randn(7, 11)
+        th.testing.assert_close(loss(logits, value_only), loss(logits, full), rtol=0, atol=0)
+        th.testing.assert_close(loss(logits, targets), loss(logits, full), rtol=0, atol=0)
+    assert loss.uses_target_probs == (name != "categorical_mse")
+
+
+def test_the_on_policy_default_builds_no_labels(monkeypatch):
+    """HLGaussPPO's default loss (categorical_mse) reads only the clipped return: no label is built in train()."""
+    from sb3_hlgauss import HLGaussPPO
+    from sb3_hlgauss.common.losses import CategoricalMSELoss
+
+    model = HLGaussPPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=16, n_epochs=1, seed=0, device="cpu")
+    assert isinstance(model.value_loss, CategoricalMSELoss)
+    calls = []
+    monkeypatch.setattr(CategoricalMSELoss, "_target_probs", lambda self, *a: calls.append(1) or th.zeros(()))
+    model.learn(64)
+    assert calls == [] and np.isfinite(model.logger.name_to_value["train/value_loss"])
+
+
+@pytest.mark.parametrize("name", SCALAR_LOSSES)
 @pytest.mark.parametrize("dtype", [th.float32, th.float64])
 def test_any_batch_shape_and_dtype(name, dtype):
     loss = make_loss(name, v_min=-10, v_max=10, num_bins=11)

@@ -47,7 +47,8 @@ from sb3_hlgauss.common.value_scale import RunningReturnScale
 class TDTarget(NamedTuple):
     """A TD target turned into what a classification critic is trained on.
 
-    :ivar probs: Target probabilities over the bins, shape ``(*batch, K)``.
+    :ivar probs: Target probabilities over the bins, shape ``(*batch, K)``; ``None`` when the target was built
+        for a loss that reads only :attr:`value` (``target(..., with_probs=False)``).
     :ivar value: The scalar target clipped to :attr:`ClassificationLoss.value_range`, shape
         ``batch``, in value (return) units. For the built-in losses it is the mean of ``probs`` over
         :meth:`ClassificationLoss.atoms` (within the tolerances stated in ``docs/losses.md``).
@@ -55,7 +56,7 @@ class TDTarget(NamedTuple):
         representable range and were clipped.
     """
 
-    probs: th.Tensor
+    probs: th.Tensor | None
     value: th.Tensor
     clipped: th.Tensor
 
@@ -134,6 +135,9 @@ class ClassificationLoss(nn.Module):
     #: True when the loss value is in (squared) return units, as a regression's is; False for a cross-entropy,
     #: whose value and gradient do not grow with the error (see ``OnPolicyClassificationMixin.value_loss_weight``).
     in_return_units: ClassVar[bool] = False
+    #: False when :meth:`forward` reads only the target's value, not its probabilities (the MSE ablation): the
+    #: on-policy algorithms then skip building them.
+    uses_target_probs: ClassVar[bool] = True
 
     centers: th.Tensor
     edges: th.Tensor
@@ -262,8 +266,11 @@ class ClassificationLoss(nn.Module):
         return th.softmax(logits, dim=-1) @ self.bin_centers(logits.dtype)
 
     # -------------------------------------------------------- scalar -> probs
-    def target(self, targets: th.Tensor) -> TDTarget:
+    def target(self, targets: th.Tensor, with_probs: bool = True) -> TDTarget:
         """Turn scalar targets (value units, any shape) into a :class:`TDTarget`.
+
+        :param with_probs: False: leave ``probs`` out (``None``), for a loss that reads only the clipped value
+            (:attr:`uses_target_probs`); the value and the clip mask are the same either way.
 
         :raises CriticDivergedError: if a target is NaN or infinite (targets on the CPU; on another device
             their probabilities are NaN instead, so that the loss is NaN, which ``train()`` refuses with
@@ -289,10 +296,13 @@ class ClassificationLoss(nn.Module):
         low, high = self.value_range
         values = targets.clamp(low, high)
         clipped = values != targets
-        transformed = self.value_transform.forward(values / self.support_scale).clamp(*self.target_range)
-        probs = self._target_probs(values, transformed)
+        probs = None
+        if with_probs:
+            transformed = self.value_transform.forward(values / self.support_scale).clamp(*self.target_range)
+            probs = self._target_probs(values, transformed)
         if finite is not None:
-            probs = probs.masked_fill(~finite.unsqueeze(-1), float("nan"))
+            if probs is not None:
+                probs = probs.masked_fill(~finite.unsqueeze(-1), float("nan"))
             values = values.masked_fill(~finite, float("nan"))
         return TDTarget(probs, values, clipped)
 
@@ -729,10 +739,11 @@ class CategoricalMSELoss(TwoHotLoss):
     """
 
     in_return_units = True
+    uses_target_probs = False
 
     def forward(self, logits: th.Tensor, target: TDTarget | th.Tensor) -> th.Tensor:
         _check_not_empty(logits)
         if not isinstance(target, TDTarget):
-            target = self.target(target)
+            target = self.target(target, with_probs=False)
         value = self.to_value(logits)
         return 0.5 * F.mse_loss(value, target.value.to(value.dtype))

@@ -220,14 +220,15 @@ class OnPolicyClassificationMixin(ClassificationCriticMixin):
             a cross-entropy is multiplied by the return scale (:meth:`value_loss_weight`).
         """
         with th.no_grad():
-            target = self.value_loss.target(returns)
+            target = self.value_loss.target(returns, with_probs=self.value_loss.uses_target_probs)
         stopped = None
         if clip_range_vf is not None:
             assert old_values is not None, "clip_range_vf needs the rollout's values"
             with th.no_grad():
                 stopped = (self.value_loss.to_value(value_logits) - old_values).abs() > clip_range_vf
             value_logits = th.where(stopped.unsqueeze(-1), value_logits.detach(), value_logits)
-        return self.value_loss(value_logits, target) * self.value_loss_weight(), target, stopped
+        value_loss, weight = self.value_loss(value_logits, target), self.value_loss_weight()
+        return (value_loss if weight == 1.0 else value_loss * weight), target, stopped
 
     def value_loss_weight(self) -> float:
         """The weight of the cross-entropy in the value loss: the return scale with ``value_scale="auto"``, else 1.
