@@ -308,7 +308,7 @@ class ClassificationCriticMixin:
     policy: Any
     logger: Any
     policy_aliases: ClassVar[dict[str, type]]
-    #: The loss of ``loss=None`` (:data:`DEFAULT_LOSS`; HLGaussPPO's and HLGaussA2C's differ, see their docstrings).
+    #: The loss of ``loss=None`` (:data:`DEFAULT_LOSS`; the on-policy algorithms' differs, see ``OnPolicyClassificationMixin``).
     default_loss: ClassVar[str] = DEFAULT_LOSS
 
     def _set_value_loss_settings(

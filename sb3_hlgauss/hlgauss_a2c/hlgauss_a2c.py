@@ -85,11 +85,6 @@ class HLGaussA2C(OnPolicyClassificationMixin, A2C):
         ``"fixed"``: the support is ``[v_min, v_max]`` (None: ``"auto"`` unless ``v_min`` or ``v_max`` is given)
     """
 
-    #: A2C's default value loss is the paper's "MSE + softmax" ablation on the same categorical head and self-scaled
-    #: support: with SB3's A2C settings (one RMSprop step per 5-step rollout, ``max_grad_norm=0.5``) the
-    #: cross-entropy's critic failed where SB3's learnt (Acrobot-v1: 3 of 5 seeds never reached the goal; CartPole-v1:
-    #: explained variance about 0 unweighted), and this loss learnt both (the no-regression panel, docs/benchmarks.md).
-    default_loss: ClassVar[str] = "categorical_mse"
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
         "CnnPolicy": CnnPolicy,

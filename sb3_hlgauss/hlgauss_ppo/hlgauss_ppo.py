@@ -102,11 +102,6 @@ class HLGaussPPO(OnPolicyClassificationMixin, PPO):
         ``"fixed"``: the support is ``[v_min, v_max]`` (None: ``"auto"`` unless ``v_min`` or ``v_max`` is given)
     """
 
-    #: PPO's default value loss is the paper's "MSE + softmax" ablation on the same categorical head and self-scaled
-    #: support: with the zoo's PPO settings the cross-entropy's critic left 2 of 10 Acrobot-v1 seeds at the start
-    #: (explained variance 0, the policy still near-random at the end) where SB3's learnt all 10, and this loss
-    #: learnt all 10 (the no-regression panel, docs/benchmarks.md).
-    default_loss: ClassVar[str] = "categorical_mse"
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
         "CnnPolicy": CnnPolicy,
