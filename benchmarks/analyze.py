@@ -36,7 +36,7 @@ import numpy as np
 
 from benchmarks.anchors import algo_family, normalisation, reference
 from benchmarks.run import RESULTS_DIR
-from benchmarks.suites import _steps_label
+from benchmarks.suites import _steps_label, declared_comparisons
 
 #: Order and display names of the variants in tables and plots.
 VARIANT_ORDER = ["mse", "huber", "hl_gauss", "two_hot", "c51", "categorical_mse", "sac", "sac_hl_gauss", "ppo", "ppo_hl_gauss"]
@@ -56,7 +56,8 @@ NAMES = {
 
 def display(label: str) -> str:
     base, _, opt = label.partition("@")
-    opt = ", ".join({"clslr": "lr x4", "reglr": "lr /4", "asym": "support [-5, 105]"}.get(o, o) for o in opt.split("+") if o)
+    opt = ", ".join({"clslr": "lr x4", "reglr": "lr /4", "asym": "support [-5, 105]", "defaults": "0.4.0 default",
+                     "default050": "0.5.0 default"}.get(o, o) for o in opt.split("+") if o)
     return NAMES.get(base, base) + (f" ({opt})" if opt else "")
 
 
@@ -334,9 +335,10 @@ BASELINES = {
 }
 
 
-def comparison_pairs(labels) -> list[tuple[str, str]]:
-    """(ours, baseline) pairs among ``labels``: each loss against its baselines with the same tag, and each
-    tagged variant (``hl_gauss@x4``) against its untagged self (``hl_gauss``)."""
+def comparison_pairs(labels, declared=()) -> list[tuple[str, str]]:
+    """(ours, baseline) pairs among ``labels``: each loss against its baselines with the same tag, each
+    tagged variant (``hl_gauss@x4``) against its untagged self (``hl_gauss``), then the ``declared`` pairs of the
+    suites (their ``compare`` key, :func:`benchmarks.suites.declared_comparisons`) whose two labels have runs."""
     labels = set(labels)
     pairs = []
     for label in _order(labels):
@@ -345,6 +347,7 @@ def comparison_pairs(labels) -> list[tuple[str, str]]:
         pairs += [(label, y + suffix) for y in BASELINES.get(base, []) if y + suffix in labels]
         if tag and base in labels:
             pairs.append((label, base))
+    pairs += [(x, y) for x, y in declared if x in labels and y in labels and (x, y) not in pairs]
     return pairs
 
 
@@ -425,6 +428,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
     results, budget = load_results(results_dir, suites[0], steps)
     for other in suites[1:]:
         results += load_results(results_dir, other, int(_parse_budget(budget)))[0]
+    declared = [pair for name in suites for pair in declared_comparisons(name)]
     suite = "+".join(suites)
     out_dir = Path(out_dir) if out_dir is not None else Path(results_dir) / suite / budget / "summary"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -507,7 +511,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
             (out_dir / "aggregate.png").unlink(missing_ok=True)  # a plot of an earlier analysis would outlive its numbers
         elif matrices:
             agg = aggregate(matrices, reps=reps)
-            poi = probability_of_improvement(matrices, comparison_pairs(agg_labels), reps=reps)
+            poi = probability_of_improvement(matrices, comparison_pairs(agg_labels, declared), reps=reps)
             lines += [
                 f"## Aggregate over {len(complete)} game(s): normalised score (R - R_random) / (R_reference - R_random)",
                 "",
@@ -536,7 +540,7 @@ def analyze(suite: str | list[str], results_dir: Path = RESULTS_DIR, steps: int 
             summary["probability_of_improvement"] = {f"{x}>{y}": v for (x, y), v in poi.items()}
             summary["normalisation"] = norm
 
-    found = verdicts(table, comparison_pairs(labels), aggregate_over=None if noisy else games)
+    found = verdicts(table, comparison_pairs(labels, declared), aggregate_over=None if noisy else games)
     if found:
         lines += verdict_lines(found)
         summary["verdicts"] = {f"{x}>{y}": {"tasks": {g: _verdict_json(v) for g, v in row["tasks"].items()},

@@ -244,17 +244,33 @@ def _group(settings: dict[str, Any], where: str) -> Group:
         raise ValueError(f"{where}: {err}") from None
 
 
+def _suite_data(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text()) or {}
+    unknown = sorted(set(data) - {"defaults", "groups", "noiseless_reference", "compare"})
+    if unknown or not data.get("groups"):
+        raise ValueError(f"{path}: a suite file has 'groups' (a list) and optionally 'defaults', "
+                         f"'noiseless_reference' and 'compare'; got {sorted(data)}")
+    pairs = data.get("compare") or []
+    if not (isinstance(pairs, list) and all(isinstance(pair, list) and len(pair) == 2
+                                            and all(isinstance(label, str) for label in pair) for pair in pairs)):
+        raise ValueError(f"{path}: 'compare' is a list of [ours, baseline] label pairs, got {pairs!r}")
+    return data
+
+
 def load_suite(path: str | Path) -> tuple[list[Group], str | None]:
     """The groups of a suite file, and the suite whose runs its noiseless runs repeat (``noiseless_reference``)."""
     path = Path(path)
-    data = yaml.safe_load(path.read_text()) or {}
-    unknown = sorted(set(data) - {"defaults", "groups", "noiseless_reference"})
-    if unknown or not data.get("groups"):
-        raise ValueError(f"{path}: a suite file has 'groups' (a list) and optionally 'defaults' and "
-                         f"'noiseless_reference'; got {sorted(data)}")
+    data = _suite_data(path)
     defaults = data.get("defaults") or {}
     groups = [_group({**defaults, **group}, f"{path.name}, group {i}") for i, group in enumerate(data["groups"])]
     return groups, data.get("noiseless_reference")
+
+
+def declared_comparisons(suite: str | Path) -> list[tuple[str, str]]:
+    """The ``compare`` pairs of a suite file: (ours, baseline) labels that its analysis compares besides the
+    usual pairs (:func:`benchmarks.analyze.comparison_pairs`), e.g. a new default against another suite's runs."""
+    path = SUITES_DIR / f"{suite}.yml" if str(suite) in SUITES else Path(suite)
+    return [tuple(pair) for pair in _suite_data(path).get("compare") or []]  # type: ignore[misc]
 
 
 def _load_all(directory: Path = SUITES_DIR) -> tuple[dict[str, list[Group]], dict[str, str]]:

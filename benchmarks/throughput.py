@@ -9,10 +9,17 @@ their spread (min-max), and the ratio of medians, ours / SB3, by wall clock and 
 held, the steadier clock on a shared machine). No execution setting differs between the sides: the package
 has none of its own, so the ratio measures the categorical head and its loss alone.
 
+``--width-control`` adds a third side to the DQN cells, ``sb3_wide``: SB3's ``DQN`` whose Q-network (and target
+network) has the output layer of our categorical head, ``n_actions * num_bins`` units, each action's Q-value the
+mean of its ``num_bins`` outputs, trained by SB3's own ``train()``. It pays the head's width (matrix products,
+backward, Adam state, clipping) without its loss, so ``sb3_wide / sb3`` is the price of the width and
+``ours / sb3_wide`` the price of everything else of the classification critic (labels, decoding, cross-entropy).
+
 Usage::
 
     OMP_NUM_THREADS=1 python -m benchmarks.throughput --repeats 5            # every cell
     python -m benchmarks.throughput --cells dqn/CartPole-v1/tf1 --repeats 3  # some of them
+    python -m benchmarks.throughput --cells dqn/CartPole-v1/tf1 --width-control
     python -m benchmarks.throughput --list
 
 Writes ``throughput.json`` and ``throughput.md`` under ``--out`` (default ``benchmarks/results/throughput``),
@@ -32,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch as th
 
 OUT = Path(__file__).resolve().parent / "results" / "throughput"
 
@@ -85,9 +93,45 @@ def build(cell: Cell, ours: bool, seed: int, device: str = "cpu") -> Any:
     return cls("MlpPolicy", env, seed=seed, device=device, **cell.kwargs)
 
 
-def time_learn(cell: Cell, ours: bool, seed: int, device: str = "cpu") -> tuple[float, float]:
-    """Env-steps/s of ``learn`` over the cell's steps after an untimed warm-up: (wall clock, CPU time)."""
-    model = build(cell, ours, seed, device)
+class _MeanOverBins(th.nn.Module):
+    """``(batch, n_actions * num_bins)`` -> ``(batch, n_actions)``: the mean of each action's outputs."""
+
+    def __init__(self, n_actions: int, num_bins: int) -> None:
+        super().__init__()
+        self.n_actions, self.num_bins = n_actions, num_bins
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        return x.view(-1, self.n_actions, self.num_bins).mean(-1)
+
+
+def widen_q_head(model: Any, num_bins: int) -> Any:
+    """Give SB3's ``DQN`` ``model`` the output width of a categorical head (the ``sb3_wide`` control): the last layer
+    of the Q-network and of its target has ``n_actions * num_bins`` units, reduced by :class:`_MeanOverBins`, and the
+    optimizer is rebuilt over the new parameters as SB3's ``DQNPolicy._build`` builds it."""
+    policy = model.policy
+    for net in (policy.q_net, policy.q_net_target):
+        last = net.q_net[-1]
+        if not isinstance(last, th.nn.Linear):
+            raise TypeError(f"widen_q_head expects a Linear output layer, got {last!r}")
+        n_actions = last.out_features
+        net.q_net[-1] = th.nn.Linear(last.in_features, n_actions * num_bins).to(last.weight.device)
+        net.q_net.append(_MeanOverBins(n_actions, num_bins))
+    policy.q_net_target.load_state_dict(policy.q_net.state_dict())
+    policy.q_net_target.set_training_mode(False)
+    policy.optimizer = policy.optimizer_class(policy.q_net.parameters(), lr=model.lr_schedule(1), **policy.optimizer_kwargs)
+    return model
+
+
+def time_learn(cell: Cell, side: str, seed: int, device: str = "cpu") -> tuple[float, float]:
+    """Env-steps/s of ``learn`` over the cell's steps after an untimed warm-up: (wall clock, CPU time).
+
+    :param side: ``"sb3"``, ``"ours"`` or ``"sb3_wide"`` (SB3's class with the width of our head).
+    """
+    model = build(cell, side == "ours", seed, device)
+    if side == "sb3_wide":
+        from sb3_hlgauss.common.base_class import DEFAULT_NUM_BINS
+
+        widen_q_head(model, DEFAULT_NUM_BINS)
     warmup = getattr(model, "learning_starts", None)
     model.learn(warmup if warmup is not None else _WARMUP_ON_POLICY * model.n_steps * model.n_envs)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -95,21 +139,27 @@ def time_learn(cell: Cell, ours: bool, seed: int, device: str = "cpu") -> tuple[
     return cell.steps / (time.perf_counter() - wall), cell.steps / (time.process_time() - cpu)
 
 
-def measure(cell: Cell, repeats: int, device: str = "cpu") -> dict[str, Any]:
-    samples: dict[str, dict[str, list[float]]] = {side: {"wall": [], "cpu": []} for side in ("sb3", "ours")}
+def measure(cell: Cell, repeats: int, device: str = "cpu", width_control: bool = False) -> dict[str, Any]:
+    sides = ("sb3", "ours", "sb3_wide") if width_control and cell.algo == "dqn" else ("sb3", "ours")
+    samples: dict[str, dict[str, list[float]]] = {side: {"wall": [], "cpu": []} for side in sides}
     for repeat in range(repeats):
-        for side in (("sb3", "ours") if repeat % 2 == 0 else ("ours", "sb3")):
-            wall, cpu = time_learn(cell, side == "ours", seed=repeat, device=device)
+        for side in (sides if repeat % 2 == 0 else sides[::-1]):
+            wall, cpu = time_learn(cell, side, seed=repeat, device=device)
             samples[side]["wall"].append(wall)
             samples[side]["cpu"].append(cpu)
     row: dict[str, Any] = dict(note=cell.note, steps=cell.steps, samples=samples)
+    # ours / sb3 (the ratio the package is judged by); with the control, also the split of it into width and loss.
+    ratios = {"": ("ours", "sb3")}
+    if "sb3_wide" in sides:
+        ratios.update({"width_": ("sb3_wide", "sb3"), "loss_path_": ("ours", "sb3_wide")})
     for clock in ("wall", "cpu"):
-        sb3, ours = (float(np.median(samples[side][clock])) for side in ("sb3", "ours"))
-        row[f"{clock}_steps_per_s"] = dict(sb3=round(sb3, 1), ours=round(ours, 1))
-        row[f"{clock}_ratio"] = round(ours / sb3, 3)
-        # Spread of the ratio: each repeat's own ratio (both sides measured back to back).
-        per_repeat = [o / s for o, s in zip(samples["ours"][clock], samples["sb3"][clock])]
-        row[f"{clock}_ratio_range"] = [round(min(per_repeat), 3), round(max(per_repeat), 3)]
+        medians = {side: float(np.median(samples[side][clock])) for side in sides}
+        row[f"{clock}_steps_per_s"] = {side: round(value, 1) for side, value in medians.items()}
+        for prefix, (top, bottom) in ratios.items():
+            row[f"{prefix}{clock}_ratio"] = round(medians[top] / medians[bottom], 3)
+            # Spread of the ratio: each repeat's own ratio (the sides measured back to back).
+            per_repeat = [t / b for t, b in zip(samples[top][clock], samples[bottom][clock])]
+            row[f"{prefix}{clock}_ratio_range"] = [round(min(per_repeat), 3), round(max(per_repeat), 3)]
     return row
 
 
@@ -135,6 +185,15 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
         low, high = row["wall_ratio_range"]
         lines.append(f"| {name} | {row['note']} | {wall['sb3']} | {wall['ours']} | **{row['wall_ratio']:.2f}** "
                      f"| {low:.2f}-{high:.2f} | {cpu:.2f} |")
+    controlled = {name: row for name, row in rows.items() if "sb3_wide" in row["wall_steps_per_s"]}
+    if controlled:
+        lines += ["", "| cell | SB3 wide-head env-steps/s | width: SB3 wide / SB3 (CPU time) | "
+                      "loss path: ours / SB3 wide (CPU time) | ours / SB3 (CPU time) |", "|---|---|---|---|---|"]
+        for name, row in controlled.items():
+            lines.append(f"| {name} | {row['wall_steps_per_s']['sb3_wide']} | {row['width_cpu_ratio']:.2f} "
+                         f"({row['width_cpu_ratio_range'][0]:.2f}-{row['width_cpu_ratio_range'][1]:.2f}) | "
+                         f"{row['loss_path_cpu_ratio']:.2f} ({row['loss_path_cpu_ratio_range'][0]:.2f}-"
+                         f"{row['loss_path_cpu_ratio_range'][1]:.2f}) | {row['cpu_ratio']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -145,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--name", default="throughput", help="file name stem of the results")
     parser.add_argument("--device", default="cpu", help="torch device of both sides' networks (cpu, cuda)")
+    parser.add_argument("--width-control", action="store_true",
+                        help="DQN cells: also time SB3's DQN with the width of our head (side sb3_wide)")
     parser.add_argument("--list", action="store_true", help="list the cells and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -158,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     th.set_num_threads(1)
     rows = {}
     for name in args.cells:
-        rows[name] = measure(CELLS[name], args.repeats, args.device)
+        rows[name] = measure(CELLS[name], args.repeats, args.device, args.width_control)
         print(f"{name:24s} ratio {rows[name]['wall_ratio']:.3f} (wall), {rows[name]['cpu_ratio']:.3f} (CPU)", flush=True)
     meta = dict(command="python -m benchmarks.throughput " + " ".join(sys.argv[1:] if argv is None else argv),
                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine=machine(args.device))

@@ -189,6 +189,33 @@ def test_comparison_pairs():
     assert {("mse@x4", "mse"), ("hl_gauss@x4", "hl_gauss"), ("c51@peaked", "c51"), ("c51", "huber")} <= set(pairs)
 
 
+def test_a_suite_declares_comparisons_across_tags_and_suites(tmp_path: Path):
+    """A suite's ``compare`` key adds (ours, baseline) pairs the tag rule does not make (a new default against
+    another suite's old default, or against an untagged baseline); they get verdicts when both have runs, and a
+    malformed key is an error naming it."""
+    from benchmarks.suites import declared_comparisons, load_suite
+
+    assert ("hl_gauss@default050", "hl_gauss@defaults") in declared_comparisons("minatar_defaults_050")
+    assert declared_comparisons("continuous_defaults_050") == [("sac_hl_gauss@default050", "sac")]
+    pairs = analyze.comparison_pairs(["hl_gauss@default050", "hl_gauss@defaults", "huber"],
+                                     [("hl_gauss@default050", "hl_gauss@defaults"), ("hl_gauss@default050", "mse")])
+    assert ("hl_gauss@default050", "hl_gauss@defaults") in pairs and ("hl_gauss@default050", "mse") not in pairs
+
+    bad = tmp_path / "bad.yml"
+    bad.write_text("groups:\n  - {envs: [Breakout], variants: [mse], seeds: [0]}\ncompare: [[mse]]\n")
+    with pytest.raises(ValueError, match="'compare'"):
+        load_suite(bad)
+
+    for game, shift in (("Breakout", 0.0), ("Asterix", 1.0)):
+        for seed in range(5):
+            _write(tmp_path, _fake_result("minatar_defaults", game, "hl_gauss@defaults", seed, 5.0 + shift + seed))
+            _write(tmp_path, _fake_result("minatar_defaults_050", game, "hl_gauss@default050", seed, 50.0 + seed))
+    summary = analyze.analyze(["minatar_defaults_050", "minatar_defaults"], tmp_path, reps=50)
+    verdict = summary["verdicts"]["hl_gauss@default050>hl_gauss@defaults"]
+    assert {verdict["tasks"][g]["label"] for g in ("Breakout", "Asterix")} == {"ahead"}  # 5 vs 5, every run above
+    assert "HL-Gauss (0.5.0 default) vs HL-Gauss (0.4.0 default)" in summary["markdown"]
+
+
 def test_analysis_is_reproducible_and_reports_the_ablation(tmp_path: Path):
     rng = np.random.default_rng(1)
     for game in ("Breakout", "Freeway"):
@@ -413,3 +440,40 @@ def test_throughput_harness_times_both_sides_with_the_same_settings(tmp_path, mo
     assert result["meta"]["command"].startswith("python -m benchmarks.throughput --cells tiny/dqn")
     assert result["meta"]["machine"]["versions"]["sb3_hlgauss"] == sb3_hlgauss.__version__
     assert "| tiny/dqn |" in (tmp_path / "t.md").read_text()
+
+
+def test_throughput_width_control_is_sb3_dqn_with_the_width_of_our_head(tmp_path, monkeypatch):
+    """``--width-control``: a third side, SB3's DQN whose Q-network and target network have ``n_actions * num_bins``
+    outputs (each action's Q-value their mean), trained by SB3's ``train()`` on the new parameters; the report splits
+    ours / SB3 into width (sb3_wide / sb3) and loss path (ours / sb3_wide)."""
+    import json
+
+    import torch as th
+
+    from benchmarks import throughput
+    from sb3_hlgauss.common.base_class import DEFAULT_NUM_BINS
+
+    cell = throughput.Cell("dqn", "CartPole-v1", 64, dict(learning_starts=32, batch_size=8, train_freq=4,
+                                                            policy_kwargs=dict(net_arch=[8])))
+    model = throughput.widen_q_head(throughput.build(cell, False, 0), DEFAULT_NUM_BINS)
+    head = model.q_net.q_net[-2]
+    assert head.out_features == 2 * DEFAULT_NUM_BINS and model.q_net_target.q_net[-2].out_features == head.out_features
+    obs = th.as_tensor(model.env.reset(), dtype=th.float32)
+    with th.no_grad():
+        expected = th.nn.functional.linear(model.q_net.q_net[:-2](obs), head.weight, head.bias).view(1, 2, -1).mean(-1)
+        th.testing.assert_close(model.q_net(obs), expected)
+        th.testing.assert_close(model.q_net_target(obs), expected)  # the target starts as a copy
+    optimised = {id(p) for group in model.policy.optimizer.param_groups for p in group["params"]}
+    assert optimised == {id(p) for p in model.q_net.parameters()}
+    before = head.weight.detach().clone()
+    model.learn(64)
+    assert not th.equal(before, head.weight)
+
+    monkeypatch.setitem(throughput.CELLS, "tiny/dqn", cell)
+    throughput.main(["--cells", "tiny/dqn", "--repeats", "1", "--width-control", "--out", str(tmp_path), "--name", "w"])
+    row = json.loads((tmp_path / "w.json").read_text())["rows"]["tiny/dqn"]
+    assert set(row["samples"]) == {"sb3", "ours", "sb3_wide"}
+    speed = row["cpu_steps_per_s"]
+    assert row["width_cpu_ratio"] == pytest.approx(speed["sb3_wide"] / speed["sb3"], abs=2e-3)
+    assert row["loss_path_cpu_ratio"] == pytest.approx(speed["ours"] / speed["sb3_wide"], abs=2e-3)
+    assert "loss path: ours / SB3 wide" in (tmp_path / "w.md").read_text()
