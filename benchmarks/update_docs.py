@@ -40,6 +40,10 @@ ANALYSES: dict[str, tuple] = {
     "minatar_defaults": (["minatar_defaults", "minatar"], 500_000),
     # C51's checks: 51 atoms (c51_atoms) and a peaked start (c51_init) beside Suite A's runs.
     "c51_atoms": (["c51_atoms", "c51_init", "minatar"], 500_000),
+    # The 0.5.0 default's acceptance (issue 35): SAC at 300k beside Suite D's runs; DQN on MinAtar beside 0.4.0's
+    # defaults check and Suite A (SB3's DQN, the normalisation anchors).
+    "continuous_defaults_050": (["continuous_defaults_050", "continuous"], 300_000),
+    "minatar_defaults_050": (["minatar_defaults_050", "minatar_defaults", "minatar"], 500_000),
     # Suite D's HLGaussSAC runs again on 0.3.0 (the new decoding), beside the 0.2.0 ones above.
     "continuous_v0.3.0": (["continuous"], 30_000, RESULTS_DIR / "v0.3.0"),
 }
