@@ -113,30 +113,13 @@ def build(algo: str, env_id: str, seed: int, ours: bool, extra: dict[str, Any]) 
     return model, train_env, eval_env, monitors
 
 
-def critic_diagnostics(model: Any) -> dict[str, Any]:
-    """What the last logs said about the critic (``None`` where an algorithm does not log it)."""
-    logged = dict(model.logger.name_to_value)
-    keys = ("train/q_mean", "train/value_mean", "train/clip_fraction", "train/target_clip_fraction",
-            "train/value_loss", "train/critic_loss", "train/loss", "train/ent_coef", "train/explained_variance",
-            "train/value_scale", "train/entropy_loss", "train/approx_kl", "train/actor_loss")
-    out: dict[str, Any] = {key: float(logged[key]) for key in keys if key in logged}
-    value_loss = getattr(model, "value_loss", None)
-    scale = getattr(value_loss, "return_scale", None)
-    if scale is not None:
-        out["value_scale"] = scale.state()
-    n_clipped = getattr(model, "n_clipped_targets", None)
-    if n_clipped is not None:
-        out["n_clipped_targets"] = int(n_clipped)
-    return out
-
-
 def run_one(cell: str, variant: str, seed: int, extra: dict[str, Any], out_path: Path) -> dict[str, Any]:
     """Train and evaluate one run; write its result file atomically."""
     import numpy as np
     import torch as th
     from stable_baselines3.common.evaluation import evaluate_policy
 
-    from benchmarks.run import git_commit, machine_info, package_versions, source_fingerprint
+    from benchmarks.run import critic_diagnostics, git_commit, machine_info, package_versions, source_fingerprint
 
     th.set_num_threads(1)
     algo, env_id, steps = CELLS[cell]

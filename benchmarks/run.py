@@ -6,7 +6,8 @@
 
 Each run (algorithm x loss x env x seed) writes one JSON result file under
 ``benchmarks/results/<suite>/<steps>/<game>/<variant>/seed<k>.json`` (evaluation returns and episode
-lengths over time, wall time, steps/s, package versions, machine, full config). Runs whose result file exists
+lengths over time, the critic's diagnostics at the end of training, wall time, steps/s, package versions, machine,
+full config). Runs whose result file exists
 are skipped, so an interrupted suite resumes where it stopped and can be spread over several
 sittings or machines (``--shard i/n``). At most ``--jobs`` runs go at once, each in its own
 process with one torch thread.
@@ -109,6 +110,23 @@ def _evaluate(model, eval_env, n_episodes: int) -> tuple[list[float], list[int]]
     return [float(r) for r in returns], [int(n) for n in lengths]
 
 
+def critic_diagnostics(model: Any) -> dict[str, Any]:
+    """What the last logs said about the critic (``None`` where an algorithm does not log it)."""
+    logged = dict(model.logger.name_to_value)
+    keys = ("train/q_mean", "train/value_mean", "train/clip_fraction", "train/target_clip_fraction",
+            "train/value_loss", "train/critic_loss", "train/loss", "train/ent_coef", "train/explained_variance",
+            "train/value_scale", "train/entropy_loss", "train/approx_kl", "train/actor_loss")
+    out: dict[str, Any] = {key: float(logged[key]) for key in keys if key in logged}
+    value_loss = getattr(model, "value_loss", None)
+    scale = getattr(value_loss, "return_scale", None)
+    if scale is not None:
+        out["value_scale"] = scale.state()
+    n_clipped = getattr(model, "n_clipped_targets", None)
+    if n_clipped is not None:
+        out["n_clipped_targets"] = int(n_clipped)
+    return out
+
+
 def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
     """Train and evaluate one run and write its result file atomically. Returns the result."""
     import torch as th
@@ -202,6 +220,7 @@ def execute(spec: RunSpec, out_path: Path) -> dict[str, Any]:
         "evals": evals,
         "final_return": sum(final) / len(final),
         "final_return_definition": "mean greedy return over the episodes of the last two evaluations",
+        "critic": critic_diagnostics(model),
         "train_episode_returns": train_returns[-100:],
         "train_episode_lengths": train_lengths[-100:],
         "n_train_episodes": len(train_returns),

@@ -68,6 +68,10 @@ def test_runner_writes_results_and_resumes(tmp_path: Path):
     assert {"torch", "stable-baselines3", "gymnasium"} <= set(result["versions"])
     assert result["machine"]["torch_cpu_capability"] in {"DEFAULT", "NO AVX", "AVX2", "AVX512", "ZVECTOR", "VSX"}
     assert result["steps_per_s"] > 0 and result["wall_time_s"] > 0 and result["clip_fraction"] is not None
+    # The critic's state at the end of training, from the model's last logs (as the panel records it).
+    critic = result["critic"]  # the tiny suite's support is hand-set: no value scale
+    assert "value_scale" not in critic and np.isfinite(critic["train/loss"]) and np.isfinite(critic["train/q_mean"])
+    assert critic["n_clipped_targets"] == round(result["clip_fraction"] * result["n_updates"] * 32)
     # Episode lengths beside the returns: CartPole pays 1 per step, so each return is its episode's length.
     for e in result["evals"]:
         assert len(e["lengths"]) == len(e["returns"]) == result["spec"]["eval_episodes"]
