@@ -44,6 +44,8 @@ ANALYSES: dict[str, tuple] = {
     # defaults check and Suite A (SB3's DQN, the normalisation anchors).
     "continuous_defaults_050": (["continuous_defaults_050", "continuous"], 300_000),
     "minatar_defaults_050": (["minatar_defaults_050", "minatar_defaults", "minatar"], 500_000),
+    # Its diagnosis: the same default with a wider HL-Gauss label (sigma_ratio = 3), beside it and 0.4.0's.
+    "minatar_defaults_050_sigma": (["minatar_defaults_050_sigma", "minatar_defaults_050", "minatar_defaults"], 500_000),
     # Suite D's HLGaussSAC runs again on 0.3.0 (the new decoding), beside the 0.2.0 ones above.
     "continuous_v0.3.0": (["continuous"], 30_000, RESULTS_DIR / "v0.3.0"),
 }
