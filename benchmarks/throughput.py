@@ -140,7 +140,9 @@ def time_learn(cell: Cell, side: str, seed: int, device: str = "cpu") -> tuple[f
 
 
 def measure(cell: Cell, repeats: int, device: str = "cpu", width_control: bool = False) -> dict[str, Any]:
-    sides = ("sb3", "ours", "sb3_wide") if width_control and cell.algo == "dqn" else ("sb3", "ours")
+    if width_control and cell.algo != "dqn":
+        raise ValueError(f"width_control: the {cell.algo} cell has no Q-network head to widen (DQN cells only)")
+    sides = ("sb3", "ours", "sb3_wide") if width_control else ("sb3", "ours")
     samples: dict[str, dict[str, list[float]]] = {side: {"wall": [], "cpu": []} for side in sides}
     for repeat in range(repeats):
         for side in (sides if repeat % 2 == 0 else sides[::-1]):
@@ -214,6 +216,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    not_dqn = [name for name in args.cells if CELLS[name].algo != "dqn"]
+    if args.width_control and not_dqn:
+        parser.error(f"--width-control times DQN cells only; {not_dqn} are not DQN cells (leave them out)")
     import torch as th
 
     th.set_num_threads(1)

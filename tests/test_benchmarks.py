@@ -446,7 +446,7 @@ def test_throughput_harness_times_both_sides_with_the_same_settings(tmp_path, mo
     assert "| tiny/dqn |" in (tmp_path / "t.md").read_text()
 
 
-def test_throughput_width_control_is_sb3_dqn_with_the_width_of_our_head(tmp_path, monkeypatch):
+def test_throughput_width_control_is_sb3_dqn_with_the_width_of_our_head(tmp_path, monkeypatch, capsys):
     """``--width-control``: a third side, SB3's DQN whose Q-network and target network have ``n_actions * num_bins``
     outputs (each action's Q-value their mean), trained by SB3's ``train()`` on the new parameters; the report splits
     ours / SB3 into width (sb3_wide / sb3) and loss path (ours / sb3_wide)."""
@@ -481,3 +481,9 @@ def test_throughput_width_control_is_sb3_dqn_with_the_width_of_our_head(tmp_path
     assert row["width_cpu_ratio"] == pytest.approx(speed["sb3_wide"] / speed["sb3"], abs=2e-3)
     assert row["loss_path_cpu_ratio"] == pytest.approx(speed["ours"] / speed["sb3_wide"], abs=2e-3)
     assert "loss path: ours / SB3 wide" in (tmp_path / "w.md").read_text()
+    # A setting is used or rejected: the control has no meaning on a cell without a Q-network head.
+    with pytest.raises(SystemExit):
+        throughput.main(["--cells", "tiny/dqn", "sac/Pendulum-v1", "--width-control", "--out", str(tmp_path)])
+    assert "--width-control times DQN cells only; ['sac/Pendulum-v1']" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="DQN cells only"):
+        throughput.measure(throughput.CELLS["sac/Pendulum-v1"], 1, width_control=True)
