@@ -15,11 +15,15 @@ mean of its ``num_bins`` outputs, trained by SB3's own ``train()``. It pays the 
 backward, Adam state, clipping) without its loss, so ``sb3_wide / sb3`` is the price of the width and
 ``ours / sb3_wide`` the price of everything else of the classification critic (labels, decoding, cross-entropy).
 
+``--num-bins N ...`` adds a side ``ours_binsN`` per ``N``: our class with the default critic but ``num_bins=N`` (the
+default is 101), so that what the number of bins costs is read against SB3 in the same run.
+
 Usage::
 
     OMP_NUM_THREADS=1 python -m benchmarks.throughput --repeats 5            # every cell
     python -m benchmarks.throughput --cells dqn/CartPole-v1/tf1 --repeats 3  # some of them
     python -m benchmarks.throughput --cells dqn/CartPole-v1/tf1 --width-control
+    python -m benchmarks.throughput --cells dqn/CartPole-v1/tf1 --num-bins 51
     python -m benchmarks.throughput --list
 
 Writes ``throughput.json`` and ``throughput.md`` under ``--out`` (default ``benchmarks/results/throughput``),
@@ -82,7 +86,7 @@ CELLS: dict[str, Cell] = {
 _WARMUP_ON_POLICY = 1  # rollouts
 
 
-def build(cell: Cell, ours: bool, seed: int, device: str = "cpu") -> Any:
+def build(cell: Cell, ours: bool, seed: int, device: str = "cpu", num_bins: int | None = None) -> Any:
     import stable_baselines3 as sb3
     from stable_baselines3.common.env_util import make_vec_env
 
@@ -90,7 +94,8 @@ def build(cell: Cell, ours: bool, seed: int, device: str = "cpu") -> Any:
 
     cls = getattr(sb3_hlgauss, "HLGauss" + cell.algo.upper()) if ours else getattr(sb3, cell.algo.upper())
     env = make_vec_env(cell.env_id, n_envs=cell.n_envs, seed=seed)
-    return cls("MlpPolicy", env, seed=seed, device=device, **cell.kwargs)
+    extra = {} if num_bins is None else dict(num_bins=num_bins)
+    return cls("MlpPolicy", env, seed=seed, device=device, **cell.kwargs, **extra)
 
 
 class _MeanOverBins(th.nn.Module):
@@ -125,9 +130,11 @@ def widen_q_head(model: Any, num_bins: int) -> Any:
 def time_learn(cell: Cell, side: str, seed: int, device: str = "cpu") -> tuple[float, float]:
     """Env-steps/s of ``learn`` over the cell's steps after an untimed warm-up: (wall clock, CPU time).
 
-    :param side: ``"sb3"``, ``"ours"`` or ``"sb3_wide"`` (SB3's class with the width of our head).
+    :param side: ``"sb3"``, ``"ours"``, ``"sb3_wide"`` (SB3's class with the width of our head) or ``"ours_binsN"``
+        (ours with ``num_bins=N``).
     """
-    model = build(cell, side == "ours", seed, device)
+    num_bins = int(side.removeprefix("ours_bins")) if side.startswith("ours_bins") else None
+    model = build(cell, side == "ours" or num_bins is not None, seed, device, num_bins)
     if side == "sb3_wide":
         from sb3_hlgauss.common.base_class import DEFAULT_NUM_BINS
 
@@ -139,10 +146,12 @@ def time_learn(cell: Cell, side: str, seed: int, device: str = "cpu") -> tuple[f
     return cell.steps / (time.perf_counter() - wall), cell.steps / (time.process_time() - cpu)
 
 
-def measure(cell: Cell, repeats: int, device: str = "cpu", width_control: bool = False) -> dict[str, Any]:
+def measure(cell: Cell, repeats: int, device: str = "cpu", width_control: bool = False,
+            num_bins: tuple[int, ...] = ()) -> dict[str, Any]:
     if width_control and cell.algo != "dqn":
         raise ValueError(f"width_control: the {cell.algo} cell has no Q-network head to widen (DQN cells only)")
     sides = ("sb3", "ours", "sb3_wide") if width_control else ("sb3", "ours")
+    sides += tuple(f"ours_bins{n}" for n in num_bins)
     samples: dict[str, dict[str, list[float]]] = {side: {"wall": [], "cpu": []} for side in sides}
     for repeat in range(repeats):
         for side in (sides if repeat % 2 == 0 else sides[::-1]):
@@ -154,6 +163,7 @@ def measure(cell: Cell, repeats: int, device: str = "cpu", width_control: bool =
     ratios = {"": ("ours", "sb3")}
     if "sb3_wide" in sides:
         ratios.update({"width_": ("sb3_wide", "sb3"), "loss_path_": ("ours", "sb3_wide")})
+    ratios.update({f"bins{n}_": (f"ours_bins{n}", "sb3") for n in num_bins})
     for clock in ("wall", "cpu"):
         medians = {side: float(np.median(samples[side][clock])) for side in sides}
         row[f"{clock}_steps_per_s"] = {side: round(value, 1) for side, value in medians.items()}
@@ -196,6 +206,20 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
                          f"({row['width_cpu_ratio_range'][0]:.2f}-{row['width_cpu_ratio_range'][1]:.2f}) | "
                          f"{row['loss_path_cpu_ratio']:.2f} ({row['loss_path_cpu_ratio_range'][0]:.2f}-"
                          f"{row['loss_path_cpu_ratio_range'][1]:.2f}) | {row['cpu_ratio']:.2f} |")
+    with_bins = {name: row for name, row in rows.items() if any(side.startswith("ours_bins") for side in row["samples"])}
+    if with_bins:
+        from sb3_hlgauss.common.base_class import DEFAULT_NUM_BINS
+
+        lines += ["", "| cell | num_bins | ours env-steps/s | ours / SB3 (CPU time) | per-repeat range |",
+                  "|---|---|---|---|---|"]
+        for name, row in with_bins.items():
+            sides = [("ours", "", f"{DEFAULT_NUM_BINS} (default)")] + [
+                (side, f"bins{side.removeprefix('ours_bins')}_", side.removeprefix("ours_bins"))
+                for side in row["samples"] if side.startswith("ours_bins")]
+            for side, key, label in sides:
+                low, high = row[f"{key}cpu_ratio_range"]
+                lines.append(f"| {name} | {label} | {row['wall_steps_per_s'][side]} | {row[f'{key}cpu_ratio']:.2f} "
+                             f"| {low:.2f}-{high:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -208,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", help="torch device of both sides' networks (cpu, cuda)")
     parser.add_argument("--width-control", action="store_true",
                         help="DQN cells: also time SB3's DQN with the width of our head (side sb3_wide)")
+    parser.add_argument("--num-bins", type=int, nargs="+", default=[], metavar="N",
+                        help="also time ours with num_bins=N (side ours_binsN), against SB3 in the same run")
     parser.add_argument("--list", action="store_true", help="list the cells and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -219,12 +245,15 @@ def main(argv: list[str] | None = None) -> None:
     not_dqn = [name for name in args.cells if CELLS[name].algo != "dqn"]
     if args.width_control and not_dqn:
         parser.error(f"--width-control times DQN cells only; {not_dqn} are not DQN cells (leave them out)")
+    bad_bins = [n for n in args.num_bins if n < 2]
+    if bad_bins:
+        parser.error(f"--num-bins must be integers >= 2, got {bad_bins}")
     import torch as th
 
     th.set_num_threads(1)
     rows = {}
     for name in args.cells:
-        rows[name] = measure(CELLS[name], args.repeats, args.device, args.width_control)
+        rows[name] = measure(CELLS[name], args.repeats, args.device, args.width_control, tuple(args.num_bins))
         print(f"{name:24s} ratio {rows[name]['wall_ratio']:.3f} (wall), {rows[name]['cpu_ratio']:.3f} (CPU)", flush=True)
     meta = dict(command="python -m benchmarks.throughput " + " ".join(sys.argv[1:] if argv is None else argv),
                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine=machine(args.device))

@@ -446,6 +446,29 @@ def test_throughput_harness_times_both_sides_with_the_same_settings(tmp_path, mo
     assert "| tiny/dqn |" in (tmp_path / "t.md").read_text()
 
 
+def test_throughput_num_bins_times_ours_with_other_bin_counts_against_sb3(tmp_path, monkeypatch, capsys):
+    """``--num-bins N``: a side ``ours_binsN``, our class with the default critic but ``N`` bins, its ratio to SB3
+    read from the same run; a bin count below 2 is refused before anything is timed."""
+    import json
+
+    from benchmarks import throughput
+
+    cell = throughput.Cell("dqn", "CartPole-v1", 64, dict(learning_starts=32, batch_size=8, train_freq=4,
+                                                            policy_kwargs=dict(net_arch=[8])))
+    model = throughput.build(cell, True, 0, num_bins=51)
+    assert model.value_loss.num_bins == 51 and model.q_net.q_net[-1].out_features == 2 * 51
+    monkeypatch.setitem(throughput.CELLS, "tiny/dqn", cell)
+    throughput.main(["--cells", "tiny/dqn", "--repeats", "1", "--num-bins", "51", "--out", str(tmp_path), "--name", "b"])
+    row = json.loads((tmp_path / "b.json").read_text())["rows"]["tiny/dqn"]
+    assert set(row["samples"]) == {"sb3", "ours", "ours_bins51"}
+    speed = row["cpu_steps_per_s"]
+    assert row["bins51_cpu_ratio"] == pytest.approx(speed["ours_bins51"] / speed["sb3"], abs=2e-3)
+    assert "| tiny/dqn | 51 |" in (tmp_path / "b.md").read_text()
+    with pytest.raises(SystemExit):
+        throughput.main(["--cells", "tiny/dqn", "--num-bins", "1", "--out", str(tmp_path)])
+    assert "--num-bins must be integers >= 2, got [1]" in capsys.readouterr().err
+
+
 def test_throughput_width_control_is_sb3_dqn_with_the_width_of_our_head(tmp_path, monkeypatch, capsys):
     """``--width-control``: a third side, SB3's DQN whose Q-network and target network have ``n_actions * num_bins``
     outputs (each action's Q-value their mean), trained by SB3's ``train()`` on the new parameters; the report splits
