@@ -58,7 +58,8 @@ def display(label: str) -> str:
     base, _, opt = label.partition("@")
     opt = ", ".join({"clslr": "lr x4", "reglr": "lr /4", "asym": "support [-5, 105]", "defaults": "0.4.0 default",
                      "default050": "0.5.0 default", "default050_sigma3": "0.5.0 default, sigma_ratio 3",
-                     "default050_bins51": "0.5.0 default, 51 bins"}.get(o, o) for o in opt.split("+") if o)
+                     "default050_bins51": "0.5.0 default, 51 bins",
+                     "default050_sigma15": "0.5.0 default, sigma_ratio 1.5"}.get(o, o) for o in opt.split("+") if o)
     return NAMES.get(base, base) + (f" ({opt})" if opt else "")
 
 
