@@ -248,12 +248,13 @@ def main(argv: list[str] | None = None) -> None:
     bad_bins = [n for n in args.num_bins if n < 2]
     if bad_bins:
         parser.error(f"--num-bins must be integers >= 2, got {bad_bins}")
+    num_bins = tuple(dict.fromkeys(args.num_bins))  # one side per bin count, however often it is named
     import torch as th
 
     th.set_num_threads(1)
     rows = {}
     for name in args.cells:
-        rows[name] = measure(CELLS[name], args.repeats, args.device, args.width_control, tuple(args.num_bins))
+        rows[name] = measure(CELLS[name], args.repeats, args.device, args.width_control, num_bins)
         print(f"{name:24s} ratio {rows[name]['wall_ratio']:.3f} (wall), {rows[name]['cpu_ratio']:.3f} (CPU)", flush=True)
     meta = dict(command="python -m benchmarks.throughput " + " ".join(sys.argv[1:] if argv is None else argv),
                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine=machine(args.device))
